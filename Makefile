@@ -1,0 +1,32 @@
+# Two commands do everything on a fresh machine:
+#   make run    the whole pipeline on the bundled sample photos
+#   make test   the test suite
+# Both first build .venv from requirements.lock (Python 3.10 via .python-version).
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_USE_LEGACY_KERAS := 1
+export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
+
+.PHONY: run test lint clean
+
+$(STAMP): requirements.lock setup.py
+	python -c 'import sys; assert sys.version_info[:2] == (3, 10), "TFX 1.16 needs Python 3.10: install it with pyenv (.python-version says 3.10)"'
+	test -d $(VENV) || python -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==24.3.1
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m pipeline run $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf out

@@ -1,0 +1,302 @@
+"""The custom ExampleGen: photos in, tf.Examples of untouched image bytes out.
+
+A `FileBasedExampleGen` runs this executor (a Beam pipeline). It reads a folder,
+an archive or `tfds:tf_flowers`, checks every image by its content on the Beam
+workers (`image_check`), writes `image` (the file's bytes, untouched), `label`
+and `filename` for every usable photo, and lets the base executor split them
+80/10/10 by a hash of `filename`. Every other file is listed with its reason in
+`ingest_report.json`, written into the examples artifact beside the splits.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+from typing import Any
+
+import apache_beam as beam
+import tensorflow as tf
+from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+from components import image_check, sources
+
+REPORT_FILE = "ingest_report.json"
+_PARTS_DIR = "_ingest_parts"
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.01
+
+
+def make_custom_config(
+    source: str,
+    class_names: list[str] | tuple[str, ...],
+    max_pixels: int = image_check.DEFAULT_MAX_PIXELS,
+    max_quarantine_fraction: float = DEFAULT_MAX_QUARANTINE_FRACTION,
+    tfds_data_dir: str | None = None,
+) -> example_gen_pb2.CustomConfig:
+    """The CustomConfig proto that tells the executor what to read."""
+    struct = struct_pb2.Struct()
+    struct.update(
+        {
+            "source": source,
+            "class_names": list(class_names),
+            "max_pixels": max_pixels,
+            "max_quarantine_fraction": max_quarantine_fraction,
+            "tfds_data_dir": tfds_data_dir or "",
+        }
+    )
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct)
+    return config
+
+
+def read_custom_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
+    config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], config
+    )
+    struct = struct_pb2.Struct()
+    config.custom_config.Unpack(struct)
+    return json_format.MessageToDict(struct)
+
+
+def _bytes_feature(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def make_example(image: bytes, label: int, filename: str) -> tf.train.Example:
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "image": _bytes_feature(image),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                "filename": _bytes_feature(filename.encode("utf-8")),
+            }
+        )
+    )
+
+
+class _CheckImage(beam.DoFn):
+    """Entry + bytes in; a tf.Example out, or a quarantine/skip record."""
+
+    REJECTED = "rejected"
+
+    def __init__(self, class_names: list[str], max_pixels: int):
+        self._labels = {name: i for i, name in enumerate(class_names)}
+        self._max_pixels = max_pixels
+
+    def process(self, item: tuple[sources.Entry, bytes | None]):
+        entry, data = item
+        if entry.verdict is not None:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, entry.verdict, entry.reason))
+            return
+        label = self._labels.get(entry.class_name)
+        if label is None:
+            yield beam.pvalue.TaggedOutput(
+                self.REJECTED,
+                _record(
+                    entry,
+                    sources.QUARANTINED,
+                    f"class folder {entry.class_name!r} is not one of the run's "
+                    f"classes {sorted(self._labels)}",
+                ),
+            )
+            return
+        try:
+            image_check.check_image(data, self._max_pixels)
+        except image_check.NotAnImageError as err:
+            beam.metrics.Metrics.counter("ingest", "quarantined").inc()
+            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, sources.QUARANTINED, str(err)))
+            return
+        beam.metrics.Metrics.counter("ingest", "ingested").inc()
+        yield make_example(data, label, entry.filename)
+
+
+def _record(entry: sources.Entry, verdict: str, reason: str) -> dict[str, str]:
+    return {"verdict": verdict, "path": entry.path, "reason": reason}
+
+
+def _read_folder_item(entry: sources.Entry, root: str) -> tuple[sources.Entry, bytes | None]:
+    if entry.verdict is not None:
+        return entry, None
+    return entry, sources.read_folder_file(root, entry)
+
+
+def iter_tfds(name: str, data_dir: str | None, class_names: list[str]):
+    """(Entry, bytes) for every example of a TFDS image-classification dataset.
+
+    Uses the real builder: `download_and_prepare`, then `as_dataset` with the
+    image left encoded (`SkipDecoding`), so the bytes are the photo's own. TFDS
+    does not keep the original file names, so `filename` is
+    `<class>/<first 16 hex digits of the bytes' SHA-256>.<format>`: stable for a
+    photo, so its split never moves.
+    """
+    import hashlib
+
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir or None)
+    builder.download_and_prepare()
+    names = builder.info.features["label"].names
+    dataset = builder.as_dataset(
+        split="train", decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False
+    )
+    for index, record in enumerate(dataset.as_numpy_iterator()):
+        data = bytes(record["image"])
+        class_name = names[int(record["label"])]
+        try:
+            fmt = image_check.read_header(data).format
+        except image_check.NotAnImageError:
+            fmt = "bin"
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        filename = f"{class_name}/{digest}.{fmt.replace('jpeg', 'jpg')}"
+        yield sources.Entry(f"{name}/train/{index}", filename=filename), data
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str):
+    """Reads the source named in the custom config; rejected files go to a side file."""
+    config = read_custom_config(exec_properties)
+    source = config["source"]
+    class_names = list(config["class_names"])
+    if sources.is_tfds(source):
+        items = pipeline | "ReadTfds" >> beam.Create(
+            list(iter_tfds(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir"), class_names))
+        )
+    elif sources.is_archive(source):
+        root = sources.archive_root(source)
+        items = (
+            pipeline
+            | "Archive" >> beam.Create([source])
+            | "ReadArchive" >> beam.FlatMap(lambda path: sources.iter_archive(path, root, with_bytes=True))
+        )
+    else:
+        entries = list(sources.iter_folder(source))
+        items = (
+            pipeline
+            | "ListFolder" >> beam.Create(entries)
+            | "ReadFiles" >> beam.Map(_read_folder_item, source)
+        )
+    _ = (
+        items
+        | "CountSeen" >> beam.combiners.Count.Globally()
+        | "SeenToJson" >> beam.Map(lambda n: json.dumps({"files_seen": n}))
+        | "WriteSeen"
+        >> beam.io.WriteToText(os.path.join(exec_properties["_parts_dir"], "seen"), file_name_suffix=".jsonl")
+    )
+    results = (
+        items
+        # Break fusion so the decode checks spread over the workers.
+        | "Spread" >> beam.Reshuffle()
+        | "CheckImages"
+        >> beam.ParDo(_CheckImage(class_names, int(config["max_pixels"]))).with_outputs(
+            _CheckImage.REJECTED, main="examples"
+        )
+    )
+    _ = (
+        results[_CheckImage.REJECTED]
+        | "RejectedToJson" >> beam.Map(json.dumps, sort_keys=True)
+        | "WriteRejected"
+        >> beam.io.WriteToText(
+            os.path.join(exec_properties["_parts_dir"], "rejected"), file_name_suffix=".jsonl"
+        )
+    )
+    return results["examples"]
+
+
+def _count_classes(example_split: beam.PCollection, split: str, parts_dir: str) -> None:
+    _ = (
+        example_split
+        | f"Label[{split}]" >> beam.Map(lambda ex: int(ex.features.feature["label"].int64_list.value[0]))
+        | f"Count[{split}]" >> beam.combiners.Count.PerElement()
+        | f"ToJson[{split}]" >> beam.Map(lambda kv: json.dumps({"split": split, "label": kv[0], "count": kv[1]}))
+        | f"WriteCounts[{split}]"
+        >> beam.io.WriteToText(os.path.join(parts_dir, f"counts-{split}"), file_name_suffix=".jsonl")
+    )
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """ExampleGen executor for class-labelled photos, with an ingest report."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        return _ImagesToExample
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):
+        splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+        for name, examples in splits.items():
+            _count_classes(examples, name, exec_properties["_parts_dir"])
+        return splits
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
+        parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+        exec_properties = dict(exec_properties, _parts_dir=parts_dir)
+        super().Do(input_dict, output_dict, exec_properties)
+        config = read_custom_config(exec_properties)
+        split_names = artifact_utils.decode_split_names(examples.split_names)
+        report = build_report(parts_dir, config, split_names)
+        tf.io.gfile.rmtree(parts_dir)
+        with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as f:
+            json.dump(report, f, indent=2, sort_keys=True)
+        check_quarantine(report, float(config["max_quarantine_fraction"]))
+
+
+def _read_jsonl(pattern: str) -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted(tf.io.gfile.glob(pattern)):
+        with tf.io.gfile.GFile(path) as f:
+            rows.extend(json.loads(line) for line in f if line.strip())
+    return rows
+
+
+def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str]) -> dict[str, Any]:
+    """The ingest report from the pipeline's side files."""
+    class_names = list(config["class_names"])
+    ingested: dict[str, dict[str, int]] = {s: {c: 0 for c in class_names} for s in split_names}
+    for row in _read_jsonl(os.path.join(parts_dir, "counts-*")):
+        ingested[row["split"]][class_names[row["label"]]] = row["count"]
+    rejected = sorted(_read_jsonl(os.path.join(parts_dir, "rejected*")), key=lambda r: r["path"])
+    quarantined = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == sources.QUARANTINED]
+    skipped = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == sources.SKIPPED]
+    total_ingested = sum(sum(per_class.values()) for per_class in ingested.values())
+    return {
+        "data": config["source"],
+        "class_names": class_names,
+        "files_seen": sum(r["files_seen"] for r in _read_jsonl(os.path.join(parts_dir, "seen*"))),
+        "ingested": ingested,
+        "ingested_total": total_ingested,
+        "quarantined": quarantined,
+        "skipped": skipped,
+    }
+
+
+class TooManyQuarantinedError(RuntimeError):
+    pass
+
+
+def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
+    """Fail when more than `max_fraction` of the candidate images were bad."""
+    bad = report["quarantined"]
+    candidates = report["ingested_total"] + len(bad)
+    if not bad:
+        return
+    fraction = len(bad) / max(candidates, 1)
+    if fraction > max_fraction:
+        first = "\n".join(f"  {q['path']}: {q['reason']}" for q in bad[:5])
+        raise TooManyQuarantinedError(
+            f"{len(bad)} of {candidates} files quarantined ({fraction:.1%}), above the "
+            f"{max_fraction:.1%} limit. First ones:\n{first}\n"
+            "Fix or remove these files, or raise --max-quarantined."
+        )
+
+
+def counts_by_split(report: dict[str, Any]) -> dict[str, int]:
+    counts = collections.OrderedDict((s, sum(c.values())) for s, c in report["ingested"].items())
+    counts["quarantined"] = len(report["quarantined"])
+    return dict(counts)

@@ -1,0 +1,54 @@
+"""The Transform step: decode, resize to 180x180, rescale to [0, 1].
+
+This is the tutorial's `resize_and_rescale`, moved into tensorflow-transform so
+that the very same graph runs in Transform, in the Trainer's input and inside the
+serving model (as `tft_layer`). It is deterministic: no random op belongs here;
+random augmentation lives in `components.augment` and runs in the Trainer only.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+IMAGE_SIZE = 180
+IMAGE_KEY = "image"
+LABEL_KEY = "label"
+TRANSFORMED_IMAGE_KEY = "image_xf"
+
+
+def decode_image(encoded: tf.Tensor) -> tf.Tensor:
+    """Encoded bytes (JPEG, PNG, GIF first frame, BMP) to RGB uint8 [h, w, 3].
+
+    `channels=3` turns grayscale, RGBA and CMYK into RGB; 16-bit PNGs come out
+    as 8-bit. Bad bytes raise InvalidArgumentError naming the problem.
+    """
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def resize_and_rescale(image: tf.Tensor, size: int = IMAGE_SIZE) -> tf.Tensor:
+    """uint8 [h, w, 3] to float32 [size, size, 3] in [0, 1].
+
+    Bilinear TF2 `tf.image.resize` (half-pixel centres), as the tutorial's
+    `Resizing` layer does; it cannot overshoot, so the range stays [0, 1].
+    """
+    resized = tf.image.resize(image, [size, size], method="bilinear")
+    return resized / 255.0
+
+
+def preprocess_encoded(encoded: tf.Tensor) -> tf.Tensor:
+    """A batch of encoded images [batch] to float32 [batch, 180, 180, 3]."""
+    return tf.map_fn(
+        lambda x: resize_and_rescale(decode_image(x)),
+        encoded,
+        fn_output_signature=tf.TensorSpec([IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32),
+    )
+
+
+def preprocessing_fn(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """tf.Transform's entry point: raw features in, model features out."""
+    return {
+        TRANSFORMED_IMAGE_KEY: preprocess_encoded(tf.reshape(inputs[IMAGE_KEY], [-1])),
+        LABEL_KEY: tf.reshape(inputs[LABEL_KEY], [-1]),
+    }

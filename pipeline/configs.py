@@ -1,0 +1,51 @@
+"""One object holds a run's settings; the CLI builds it from flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from components import augment, example_gen, image_check
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = str(REPO_ROOT / "data" / "flower_photos_sample")
+SCHEMA_DIR = str(REPO_ROOT / "schemas")
+PIPELINE_NAME = "flowers"
+
+PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.run_fn"
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Everything a run needs; paths under `output` unless given."""
+
+    data: str = SAMPLE_DATA
+    output: str = "out"
+    epochs: int = 10
+    seed: int = 42
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    augmentation: str = augment.DEFAULT_SPEC
+    min_accuracy: float = 0.3
+    max_quarantined: float = example_gen.DEFAULT_MAX_QUARANTINE_FRACTION
+    max_pixels: int = image_check.DEFAULT_MAX_PIXELS
+    schema_dir: str = SCHEMA_DIR
+    beam_args: list[str] = dataclasses.field(default_factory=list)
+    pipeline_name: str = PIPELINE_NAME
+    tfds_data_dir: str | None = None
+    precision: str = "auto"
+    devices: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output, "tfx")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output, "metadata.sqlite")
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.output, "serving_model")

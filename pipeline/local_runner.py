@@ -1,0 +1,179 @@
+"""Run the DAG with LocalDagRunner and summarise what it did from the metadata store."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from tfx import v1 as tfx
+
+from components import example_gen, sources
+from pipeline import configs, pipeline as pipeline_lib
+
+
+def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, ...]:
+    """The label vocabulary of a source, fixed before the pipeline is built."""
+    from components import labels
+
+    if sources.is_tfds(data):
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(data[len(sources.TFDS_PREFIX) :], data_dir=tfds_data_dir)
+        return tuple(builder.info.features["label"].names)
+    return labels.class_names_for(sources.class_folders(sources.list_entries(data)))
+
+
+def run(config: configs.RunConfig, components_until: str | None = None) -> dict[str, Any]:
+    """Run the pipeline (or its ingest part) and write a summary JSON."""
+    os.makedirs(config.output, exist_ok=True)
+    class_names = resolve_classes(config.data, config.tfds_data_dir)
+    pipeline = pipeline_lib.create_pipeline(
+        config,
+        class_names,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path
+        ),
+    )
+    if components_until:
+        keep = []
+        for component in pipeline.components:
+            keep.append(component)
+            if component.id == components_until:
+                break
+        pipeline.components = keep
+    started = time.time()
+    failure = None
+    try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    except Exception as err:  # noqa: BLE001 - reported below, then re-raised
+        failure = err
+    summary = summarize(config, time.time() - started)
+    if failure is not None:
+        raise failure
+    return summary
+
+
+def _latest_run(store):
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        raise RuntimeError("the metadata store has no pipeline run")
+    return max(runs, key=lambda c: c.create_time_since_epoch)
+
+
+def read_run(metadata_path: str) -> dict[str, dict[str, Any]]:
+    """Per component of the latest run: state, seconds and output artifacts."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+    store = metadata_store.MetadataStore(connection)
+    run_context = _latest_run(store)
+    executions = {e.id: e for e in store.get_executions_by_context(run_context.id)}
+    node_of = {}
+    for node in store.get_contexts_by_type("node"):
+        for execution in store.get_executions_by_context(node.id):
+            if execution.id in executions:
+                node_of[execution.id] = node.name.split(".", 1)[-1]
+    events = store.get_events_by_execution_ids(list(executions))
+    artifact_ids = {e.artifact_id for e in events}
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(list(artifact_ids))}
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    result: dict[str, dict[str, Any]] = {}
+    for execution_id, execution in sorted(executions.items()):
+        name = node_of.get(execution_id, str(execution_id))
+        state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        outputs = {}
+        for event in events:
+            if event.execution_id == execution_id and event.type == metadata_store_pb2.Event.OUTPUT:
+                artifact = artifacts[event.artifact_id]
+                outputs[types[artifact.type_id]] = artifact
+        result[name] = {"state": state, "seconds": round(seconds, 1), "outputs": outputs}
+    return result
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _eval_accuracy(evaluation_uri: str) -> float | None:
+    import tensorflow_model_analysis as tfma
+
+    for record in tfma.load_metrics(evaluation_uri):
+        for key_and_value in record.metric_keys_and_values:
+            if key_and_value.key.name == "sparse_categorical_accuracy":
+                return round(key_and_value.value.double_value.value, 4)
+    return None
+
+
+def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
+    """run_summary.json from the metadata store, printed for a person too."""
+    nodes = read_run(config.metadata_path)
+
+    def output(node: str, type_name: str):
+        return nodes.get(node, {}).get("outputs", {}).get(type_name)
+
+    summary: dict[str, Any] = {"data": config.data, "output": os.path.abspath(config.output)}
+    examples = output("FileBasedExampleGen", "Examples")
+    report = _read_json(os.path.join(examples.uri, example_gen.REPORT_FILE)) if examples else None
+    if report:
+        summary["counts"] = example_gen.counts_by_split(report)
+        summary["ingest_report"] = os.path.join(examples.uri, example_gen.REPORT_FILE)
+    evaluation = output("Evaluator", "ModelEvaluation")
+    summary["eval_accuracy"] = _eval_accuracy(evaluation.uri) if evaluation else None
+    model_run = output("Trainer", "ModelRun")
+    metrics = _read_json(os.path.join(model_run.uri, "metrics.json")) if model_run else None
+    summary["test_accuracy"] = round(metrics["test_accuracy"], 4) if metrics and metrics["test_accuracy"] is not None else None
+    blessing = output("Evaluator", "ModelBlessing")
+    summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value) if blessing else False
+    pushed = output("Pusher", "PushedModel")
+    pushed_dir = None
+    if pushed and pushed.custom_properties["pushed"].int_value:
+        pushed_dir = pushed.custom_properties["pushed_destination"].string_value
+    summary["pushed_model"] = pushed_dir
+    summary["stage_seconds"] = {name: node["seconds"] for name, node in nodes.items()}
+    summary["stage_state"] = {name: node["state"] for name, node in nodes.items()}
+    summary["wall_seconds"] = round(wall_seconds, 1)
+    with open(os.path.join(config.output, "run_summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    counts = summary.get("counts", {})
+    lines = [
+        f"data:            {summary['data']}",
+        "images:          "
+        + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        f"eval accuracy:   {summary['eval_accuracy']}",
+        f"test accuracy:   {summary['test_accuracy']}",
+        f"blessed:         {'yes' if summary['blessed'] else 'no'}",
+        f"pushed model:    {summary['pushed_model'] or 'not pushed'}",
+        "stage seconds:   "
+        + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()),
+        f"summary:         {os.path.join(summary['output'], 'run_summary.json')}",
+    ]
+    return "\n".join(lines)
+
+
+def ingest(config: configs.RunConfig) -> dict[str, Any]:
+    """ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator and the gate."""
+    import shutil
+
+    try:
+        run(config, components_until="AnomaliesGate")
+    finally:
+        nodes = read_run(config.metadata_path) if os.path.exists(config.metadata_path) else {}
+        examples = nodes.get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
+        if examples is not None:
+            report_path = os.path.join(examples.uri, example_gen.REPORT_FILE)
+            if os.path.exists(report_path):
+                shutil.copy(report_path, os.path.join(config.output, example_gen.REPORT_FILE))
+    return _read_json(os.path.join(config.output, example_gen.REPORT_FILE))

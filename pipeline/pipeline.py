@@ -1,0 +1,149 @@
+"""The DAG, built by one function that every runner calls."""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.components import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+
+from components import example_gen, sources, validation_gate
+from pipeline import configs
+
+
+def _input_location(data: str) -> tuple[str, str]:
+    """input_base and split pattern for ExampleGen's driver.
+
+    The driver fingerprints the files matching them, which is what TFX caching
+    keys on; the executor reads the source named in its custom config.
+    """
+    if sources.is_archive(data):
+        return os.path.dirname(os.path.abspath(data)) if "://" not in data else os.path.dirname(data), os.path.basename(data)
+    return data, "*/*"
+
+
+def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
+    """Accuracy on the eval split, above `min_accuracy` and not below the baseline."""
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -1e-10}
+            ),
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(signature_name="serving_default", label_key="label", prediction_key="probabilities")
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[accuracy, tfma.MetricConfig(class_name="ExampleCount")])],
+    )
+
+
+def create_pipeline(
+    config: configs.RunConfig,
+    class_names: tuple[str, ...],
+    source: str | None = None,
+    metadata_connection_config=None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher."""
+    source = source or config.data
+    input_base, pattern = _input_location(source)
+    if sources.is_tfds(source):
+        input_base, pattern = config.tfds_data_dir or "", "*"
+    examples_gen = FileBasedExampleGen(
+        input_base=input_base,
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),
+        output_config=tfx.proto.Output(
+            split_config=tfx.proto.SplitConfig(
+                splits=[
+                    tfx.proto.SplitConfig.Split(name="train", hash_buckets=8),
+                    tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1),
+                    tfx.proto.SplitConfig.Split(name="test", hash_buckets=1),
+                ],
+                partition_feature_name="filename",
+            )
+        ),
+        custom_config=example_gen.make_custom_config(
+            source,
+            class_names,
+            max_pixels=config.max_pixels,
+            max_quarantine_fraction=config.max_quarantined,
+            tfds_data_dir=config.tfds_data_dir,
+        ),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt"))
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    gate = validation_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    transform = tfx.components.Transform(
+        examples=examples_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=configs.PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
+    )
+    transform.add_upstream_node(gate)
+    trainer = tfx.components.Trainer(
+        run_fn=configs.RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={
+            "class_names": list(class_names),
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "seed": config.seed,
+            "augmentation": config.augmentation,
+            "precision": config.precision,
+            "devices": list(config.devices),
+        },
+    )
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=examples_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        example_splits=["eval"],
+        eval_config=make_eval_config(config.min_accuracy),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[
+            examples_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            gate,
+            transform,
+            trainer,
+            model_resolver,
+            evaluator,
+            pusher,
+        ],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )

@@ -1,0 +1,43 @@
+"""Classify image files with a pushed serving model, one JSON line per file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import tensorflow as tf
+
+
+def resolve_model_dir(path: str) -> str:
+    """A SavedModel directory, or the newest numeric version below a Pusher base."""
+    if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [v.rstrip("/") for v in tf.io.gfile.listdir(path) if v.rstrip("/").isdigit()] if tf.io.gfile.isdir(path) else []
+    if not versions:
+        raise FileNotFoundError(f"no SavedModel in {path} (no saved_model.pb, no numbered version folder)")
+    return os.path.join(path, max(versions, key=int))
+
+
+def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]:
+    """Each file through `serving_images`; a bad file gives an `error` line."""
+    model = tf.saved_model.load(resolve_model_dir(model_path))
+    serve = model.signatures["serving_images"]
+    for path in files:
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                data = f.read()
+            out = serve(image_bytes=tf.constant([data]))
+        except (OSError, tf.errors.OpError) as err:
+            message = getattr(err, "message", None) or str(err)
+            yield {"file": path, "error": message.strip().splitlines()[0]}
+            continue
+        probabilities = out["probabilities"].numpy()[0]
+        names = [n.decode() for n in out["labels"].numpy()[0]]
+        best = int(probabilities.argmax())
+        yield {
+            "file": path,
+            "label": names[best],
+            "score": round(float(probabilities[best]), 4),
+            "probabilities": {n: round(float(p), 4) for n, p in zip(names, probabilities)},
+        }
