@@ -183,11 +183,17 @@ def _decode_check(data: bytes, info: ImageInfo) -> None:
         )
 
 
+_TF_NOISE = ("Graph execution error", "Detected at node", "<stack traces", "[[", "File ")
+
+
 def clean_tf_message(message: str) -> str:
-    """TensorFlow's error text without its `{{function_node ...}}` and `[Op:...]` noise."""
-    message = re.sub(r"\{\{[^}]*\}\}", "", message)
-    message = re.sub(r"\s*\[Op:[^\]]*\]", "", message)
-    return " ".join(message.split())
+    """The cause in a TensorFlow error text, without node names and stack noise."""
+    lines = [line.strip() for line in message.splitlines()]
+    kept = [line for line in lines if line and not line.startswith(_TF_NOISE)]
+    text = " ".join(kept) or message.strip()
+    text = re.sub(r"\{\{[^}]*\}\}", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\]", "", text)
+    return " ".join(text.split())
 
 
 def _is_truncation(message: str) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from components import image_check
+
 
 def resolve_model_dir(path: str) -> str:
     """A SavedModel directory, or the newest numeric version below a Pusher base."""
@@ -30,7 +32,7 @@ def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]
             out = serve(image_bytes=tf.constant([data]))
         except (OSError, tf.errors.OpError) as err:
             message = getattr(err, "message", None) or str(err)
-            yield {"file": path, "error": message.strip().splitlines()[0]}
+            yield {"file": path, "error": image_check.clean_tf_message(message)}
             continue
         probabilities = out["probabilities"].numpy()[0]
         names = [n.decode() for n in out["labels"].numpy()[0]]
