@@ -1,7 +1,7 @@
 import pytest
 
 from components import image_check
-from tests import images
+import imagefiles as images
 
 
 @pytest.mark.parametrize("name", sorted(images.good_files()))

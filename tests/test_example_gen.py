@@ -1,0 +1,153 @@
+"""The ExampleGen executor, run for real through Beam on generated files."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import example_gen, labels
+import imagefiles as images
+
+SPLITS = ("train", "eval", "test")
+
+
+def run_executor(source, out_dir, class_names=labels.TF_FLOWERS_CLASSES, max_fraction=1.0):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out_dir)
+    output_config = example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=8),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1),
+                example_gen_pb2.SplitConfig.Split(name="test", hash_buckets=1),
+            ],
+            partition_feature_name="filename",
+        )
+    )
+    exec_properties = {
+        "input_base": str(source),
+        "input_config": proto_utils.proto_to_json(
+            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*/*")])
+        ),
+        "output_config": proto_utils.proto_to_json(output_config),
+        "custom_config": proto_utils.proto_to_json(
+            example_gen.make_custom_config(str(source), class_names, max_quarantine_fraction=max_fraction)
+        ),
+        "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
+        "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    }
+    example_gen.Executor().Do({}, {"examples": [examples]}, exec_properties)
+    with open(os.path.join(out_dir, example_gen.REPORT_FILE)) as f:
+        return json.load(f)
+
+
+def read_split(out_dir, split):
+    files = tf.io.gfile.glob(os.path.join(out_dir, f"Split-{split}", "*"))
+    rows = {}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        feature = example.features.feature
+        rows[feature["filename"].bytes_list.value[0].decode()] = (
+            feature["label"].int64_list.value[0],
+            feature["image"].bytes_list.value[0],
+        )
+    return rows
+
+
+def write_files(root, files):
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def test_every_file_is_ingested_quarantined_or_skipped(tmp_path):
+    root = tmp_path / "photos"
+    good = {f"daisy/{name}": data for name, data in images.good_files().items()}
+    good.update({f"roses/r{i}.jpg": images.jpeg(seed=100 + i) for i in range(20)})
+    bad = {f"tulips/{name}": data for name, (data, _) in images.bad_files().items()}
+    skipped = {"LICENSE.txt": b"photo credits\n", "tulips/.DS_Store": b"\x00\x00\x00\x01Bud1", "daisy/Thumbs.db": b"\xd0\xcf"}
+    write_files(root, {**good, **bad, **skipped})
+
+    report = run_executor(root, tmp_path / "out")
+
+    assert report["files_seen"] == len(good) + len(bad) + len(skipped) == 40
+    assert report["ingested_total"] == len(good)
+    assert report["files_seen"] == report["ingested_total"] + len(report["quarantined"]) + len(report["skipped"])
+    reasons = {q["path"]: q["reason"] for q in report["quarantined"]}
+    assert set(reasons) == set(bad)
+    for name, (_, reason) in images.bad_files().items():
+        assert reasons[f"tulips/{name}"].startswith(reason)
+    assert {s["path"] for s in report["skipped"]} == set(skipped)
+    per_class = {c: sum(report["ingested"][s][c] for s in SPLITS) for c in labels.TF_FLOWERS_CLASSES}
+    assert per_class == {"dandelion": 0, "daisy": 11, "tulips": 0, "sunflowers": 0, "roses": 20}
+
+    rows = {}
+    for split in SPLITS:
+        split_rows = read_split(tmp_path / "out", split)
+        assert len(split_rows) == sum(report["ingested"][split].values())
+        rows.update(split_rows)
+    assert set(rows) == set(good)
+    for filename, (label, data) in rows.items():
+        assert data == good[filename]  # the file's bytes, untouched
+        assert label == labels.TF_FLOWERS_CLASSES.index(filename.split("/")[0])
+
+
+def test_too_many_quarantined_fails_naming_the_files(tmp_path):
+    root = tmp_path / "photos"
+    write_files(root, {f"daisy/d{i}.jpg": images.jpeg(seed=i) for i in range(10)})
+    write_files(root, {"daisy/broken.jpg": b"not a photo at all\n"})
+    with pytest.raises(example_gen.TooManyQuarantinedError, match=r"(?s)1 of 11 files quarantined \(9.1%\).*daisy/broken.jpg: not an image \(text file\)"):
+        run_executor(root, tmp_path / "out", max_fraction=0.05)
+    # The report is written before the run fails, for the person fixing the data.
+    with open(tmp_path / "out" / example_gen.REPORT_FILE) as f:
+        assert json.load(f)["quarantined"] == [{"path": "daisy/broken.jpg", "reason": "not an image (text file)"}]
+
+
+def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
+    root = tmp_path / "photos"
+    write_files(root, {f"{c}/p{i}.jpg": images.jpeg(16, 16, seed=i) for c in ("daisy", "roses") for i in range(30)})
+    run_executor(root, tmp_path / "first")
+    before = {name: split for split in SPLITS for name in read_split(tmp_path / "first", split)}
+    write_files(root, {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + i) for c in ("daisy", "tulips") for i in range(30)})
+    run_executor(root, tmp_path / "second")
+    after = {name: split for split in SPLITS for name in read_split(tmp_path / "second", split)}
+    assert len(before) == 60 and len(after) == 120
+    assert {name: after[name] for name in before} == before
+    counts = {split: list(after.values()).count(split) for split in SPLITS}
+    assert counts["train"] > counts["eval"] and counts["train"] > counts["test"]
+    assert 0.65 < counts["train"] / 120 < 0.95
+
+
+def test_tfds_source_through_tfds_mocking(tmp_path):
+    import tensorflow_datasets as tfds
+
+    photos = {("daisy", i): images.jpeg(24, 24, seed=i) for i in range(4)}
+    photos.update({("roses", i): images.jpeg(24, 24, seed=10 + i) for i in range(4)})
+
+    def as_dataset(self, split, decoders=None, **kwargs):
+        assert split == "train" and decoders is not None  # bytes stay encoded
+        names = self.info.features["label"].names
+        return tf.data.Dataset.from_tensor_slices(
+            {
+                "image": [data for data in photos.values()],
+                "label": [names.index(c) for c, _ in photos],
+            }
+        )
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        report = run_executor("tfds:tf_flowers", tmp_path / "out")
+    assert report["files_seen"] == 8 and report["ingested_total"] == 8
+    rows = {}
+    for split in SPLITS:
+        rows.update(read_split(tmp_path / "out", split))
+    by_bytes = {data: (label, name) for name, (label, data) in rows.items()}
+    for (class_name, _), data in photos.items():
+        label, filename = by_bytes[data]
+        assert label == labels.TF_FLOWERS_CLASSES.index(class_name)
+        assert filename.startswith(class_name + "/") and filename.endswith(".jpg")

@@ -1,0 +1,97 @@
+import io
+import os
+import tarfile
+
+import pytest
+
+from components import labels, sources
+import imagefiles as images
+
+
+def _write(path, data: bytes):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    root = tmp_path / "photos"
+    _write(root / "daisy" / "a.jpg", images.jpeg(seed=1))
+    _write(root / "daisy" / "nested" / "b.jpg", images.jpeg(seed=2))
+    _write(root / "roses" / "c.JPG", images.jpeg(seed=3))
+    _write(root / "roses" / ".DS_Store", b"\x00\x01")
+    _write(root / "LICENSE.txt", b"credits\n")
+    _write(root / "stray.jpg", images.jpeg(seed=4))
+    _write(root / ".hidden" / "d.jpg", images.jpeg(seed=5))
+    os.makedirs(root / "empty_class")
+    outside = tmp_path / "secret.jpg"
+    _write(outside, images.jpeg(seed=6))
+    os.symlink(outside, root / "daisy" / "link.jpg")
+    os.symlink(tmp_path, root / "roses" / "loop")
+    return str(root)
+
+
+def test_folder_rules(messy_folder):
+    entries = {e.path: e for e in sources.iter_folder(messy_folder)}
+    assert entries["daisy/a.jpg"].filename == "daisy/a.jpg" and entries["daisy/a.jpg"].verdict is None
+    assert entries["daisy/nested/b.jpg"].class_name == "daisy"
+    assert entries["roses/c.JPG"].filename == "roses/c.JPG"
+    assert entries["roses/.DS_Store"].verdict == sources.SKIPPED
+    assert entries["LICENSE.txt"].verdict == sources.SKIPPED
+    assert entries[".hidden/d.jpg"].verdict == sources.SKIPPED
+    assert entries["stray.jpg"].verdict == sources.QUARANTINED
+    assert "not in a class folder" in entries["stray.jpg"].reason
+    for link in ("daisy/link.jpg", "roses/loop"):
+        assert entries[link].verdict == sources.QUARANTINED
+        assert entries[link].reason.startswith("symbolic link")
+    assert len(entries) == 9  # the link's target and the looped folder are never read
+    assert sources.class_folders(list(entries.values())) == ["daisy", "roses"]
+
+
+def test_flower_classes_keep_the_tfds_order():
+    assert labels.class_names_for(["roses", "daisy"]) == labels.TF_FLOWERS_CLASSES
+    assert labels.TF_FLOWERS_CLASSES.index("dandelion") == 0
+    assert labels.TF_FLOWERS_CLASSES.index("roses") == 4
+    assert labels.class_names_for(["zebra", "ant"]) == ("ant", "zebra")
+    with pytest.raises(ValueError, match="no class folders"):
+        labels.class_names_for([])
+
+
+def _add(tar, name, data=b"", kind=tarfile.REGTYPE, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    info.linkname = linkname
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def test_archive_rules(tmp_path):
+    path = str(tmp_path / "photos.tgz")
+    with tarfile.open(path, "w:gz") as tar:
+        _add(tar, "flower_photos/", kind=tarfile.DIRTYPE)
+        _add(tar, "flower_photos/LICENSE.txt", b"credits")
+        _add(tar, "flower_photos/tulips/t.jpg", images.jpeg())
+        _add(tar, "flower_photos/tulips/../../escape.jpg", images.jpeg())
+        _add(tar, "/etc/passwd.jpg", images.jpeg())
+        _add(tar, "flower_photos/tulips/link.jpg", kind=tarfile.SYMTYPE, linkname="/etc/passwd")
+    assert sources.archive_root(path) == "flower_photos"  # unsafe names are not a root
+    entries = {e.path: (e, data) for e, data in sources.iter_archive(path, "flower_photos", with_bytes=True)}
+    entry, data = entries["flower_photos/tulips/t.jpg"]
+    assert entry.filename == "tulips/t.jpg" and data == images.jpeg()
+    assert entries["flower_photos/LICENSE.txt"][0].verdict == sources.SKIPPED
+    for unsafe in ("flower_photos/tulips/../../escape.jpg", "/etc/passwd.jpg"):
+        assert entries[unsafe][0].verdict == sources.QUARANTINED
+        assert entries[unsafe][0].reason.startswith("unsafe path")
+        assert entries[unsafe][1] is None
+    assert entries["flower_photos/tulips/link.jpg"][0].reason.startswith("symbolic link")
+    assert len(entries) == 5
+
+
+def test_archive_root_is_found(tmp_path):
+    path = str(tmp_path / "p.tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        _add(tar, "./flower_photos/daisy/x.jpg", images.jpeg())
+    assert sources.archive_root(path) == "flower_photos"
+    [(entry, _)] = list(sources.iter_archive(path, "flower_photos"))
+    assert entry.filename == "daisy/x.jpg"
