@@ -23,7 +23,8 @@ run: $(STAMP)
 	$(PY) -m pipeline run $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests $(ARGS)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -p no:warnings tests $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

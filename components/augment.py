@@ -105,7 +105,7 @@ def _geometry(ops, batch: int, size: tf.Tensor, seeds) -> tf.Tensor:
     zero = tf.zeros([batch])
     eye = _affine([[one, zero, zero], [zero, one, zero], [zero, zero, one]])
     matrix = eye
-    for op, seed in zip(ops, seeds):
+    for op, seed in zip(ops, seeds, strict=False):
         if op.name == "flip":
             sx = sy = one
             if op.args[0] in ("horizontal", "horizontal_and_vertical"):

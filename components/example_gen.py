@@ -10,7 +10,6 @@ and `filename` for every usable photo, and lets the base executor split them
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 from typing import Any
@@ -296,7 +295,12 @@ def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
         )
 
 
+_SPLIT_ORDER = {"train": 0, "eval": 1, "test": 2}
+
+
 def counts_by_split(report: dict[str, Any]) -> dict[str, int]:
-    counts = collections.OrderedDict((s, sum(c.values())) for s, c in report["ingested"].items())
+    """Images per split (train, eval, test first), then the quarantined count."""
+    splits = sorted(report["ingested"], key=lambda s: (_SPLIT_ORDER.get(s, 3), s))
+    counts = {s: sum(report["ingested"][s].values()) for s in splits}
     counts["quarantined"] = len(report["quarantined"])
-    return dict(counts)
+    return counts

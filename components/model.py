@@ -47,7 +47,9 @@ def choose_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
     step; no GPU: the default strategy on the CPU.
     """
     if devices:
-        return tf.distribute.MirroredStrategy(devices=devices) if len(devices) > 1 else tf.distribute.OneDeviceStrategy(devices[0])
+        if len(devices) > 1:
+            return tf.distribute.MirroredStrategy(devices=devices)
+        return tf.distribute.OneDeviceStrategy(devices[0])
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()

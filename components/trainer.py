@@ -20,7 +20,8 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from components import augment, model as model_lib, preprocessing, serving  # noqa: E402
+from components import augment, preprocessing, serving  # noqa: E402
+from components import model as model_lib
 
 AUTOTUNE = tf.data.AUTOTUNE
 

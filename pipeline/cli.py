@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> configs.RunConfig:
-    values = {k: v for k, v in vars(args).items() if k in {f.name for f in configs.dataclasses.fields(configs.RunConfig)}}
+    fields = {f.name for f in dataclasses.fields(configs.RunConfig)}
+    values = {k: v for k, v in vars(args).items() if k in fields}
     return configs.RunConfig(**values)
 
 

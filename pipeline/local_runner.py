@@ -10,7 +10,8 @@ from typing import Any
 from tfx import v1 as tfx
 
 from components import example_gen, sources
-from pipeline import configs, pipeline as pipeline_lib
+from pipeline import configs
+from pipeline import pipeline as pipeline_lib
 
 
 def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, ...]:
@@ -25,7 +26,7 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
     return labels.class_names_for(sources.class_folders(sources.list_entries(data)))
 
 
-def run(config: configs.RunConfig, components_until: str | None = None) -> dict[str, Any]:
+def run(config: configs.RunConfig, ingest_only: bool = False) -> dict[str, Any]:
     """Run the pipeline (or its ingest part) and write a summary JSON."""
     os.makedirs(config.output, exist_ok=True)
     class_names = resolve_classes(config.data, config.tfds_data_dir)
@@ -35,21 +36,20 @@ def run(config: configs.RunConfig, components_until: str | None = None) -> dict[
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path
         ),
+        ingest_only=ingest_only,
     )
-    if components_until:
-        keep = []
-        for component in pipeline.components:
-            keep.append(component)
-            if component.id == components_until:
-                break
-        pipeline.components = keep
     started = time.time()
     failure = None
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
-    except Exception as err:  # noqa: BLE001 - reported below, then re-raised
+    except Exception as err:  # noqa: BLE001 - summarised below, then re-raised
         failure = err
-    summary = summarize(config, time.time() - started)
+    try:
+        summary = summarize(config, time.time() - started)
+    except Exception:
+        if failure is None:
+            raise
+        summary = None
     if failure is not None:
         raise failure
     return summary
@@ -130,7 +130,8 @@ def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
     summary["eval_accuracy"] = _eval_accuracy(evaluation.uri) if evaluation else None
     model_run = output("Trainer", "ModelRun")
     metrics = _read_json(os.path.join(model_run.uri, "metrics.json")) if model_run else None
-    summary["test_accuracy"] = round(metrics["test_accuracy"], 4) if metrics and metrics["test_accuracy"] is not None else None
+    test_accuracy = metrics.get("test_accuracy") if metrics else None
+    summary["test_accuracy"] = None if test_accuracy is None else round(test_accuracy, 4)
     blessing = output("Evaluator", "ModelBlessing")
     summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value) if blessing else False
     pushed = output("Pusher", "PushedModel")
@@ -168,9 +169,12 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
     import shutil
 
     try:
-        run(config, components_until="AnomaliesGate")
+        run(config, ingest_only=True)
     finally:
-        nodes = read_run(config.metadata_path) if os.path.exists(config.metadata_path) else {}
+        try:
+            nodes = read_run(config.metadata_path)
+        except RuntimeError:
+            nodes = {}
         examples = nodes.get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
         if examples is not None:
             report_path = os.path.join(examples.uri, example_gen.REPORT_FILE)

@@ -20,7 +20,8 @@ def _input_location(data: str) -> tuple[str, str]:
     keys on; the executor reads the source named in its custom config.
     """
     if sources.is_archive(data):
-        return os.path.dirname(os.path.abspath(data)) if "://" not in data else os.path.dirname(data), os.path.basename(data)
+        folder = os.path.dirname(data) if "://" in data else os.path.dirname(os.path.abspath(data))
+        return folder, os.path.basename(data)
     return data, "*/*"
 
 
@@ -50,6 +51,7 @@ def create_pipeline(
     source: str | None = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
+    ingest_only: bool = False,
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher."""
     source = source or config.data
@@ -84,6 +86,16 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     gate = validation_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    ingest_components = [examples_gen, statistics_gen, schema_gen, example_validator, gate]
+    pipeline_args = dict(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )
+    if ingest_only:
+        return tfx.dsl.Pipeline(components=ingest_components, **pipeline_args)
     transform = tfx.components.Transform(
         examples=examples_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -129,21 +141,6 @@ def create_pipeline(
         ),
     )
     return tfx.dsl.Pipeline(
-        pipeline_name=config.pipeline_name,
-        pipeline_root=config.pipeline_root,
-        components=[
-            examples_gen,
-            statistics_gen,
-            schema_gen,
-            example_validator,
-            gate,
-            transform,
-            trainer,
-            model_resolver,
-            evaluator,
-            pusher,
-        ],
-        enable_cache=enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        components=ingest_components + [transform, trainer, model_resolver, evaluator, pusher],
+        **pipeline_args,
     )

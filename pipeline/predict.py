@@ -15,7 +15,8 @@ def resolve_model_dir(path: str) -> str:
     """A SavedModel directory, or the newest numeric version below a Pusher base."""
     if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = [v.rstrip("/") for v in tf.io.gfile.listdir(path) if v.rstrip("/").isdigit()] if tf.io.gfile.isdir(path) else []
+    names = tf.io.gfile.listdir(path) if tf.io.gfile.isdir(path) else []
+    versions = [v.rstrip("/") for v in names if v.rstrip("/").isdigit()]
     if not versions:
         raise FileNotFoundError(f"no SavedModel in {path} (no saved_model.pb, no numbered version folder)")
     return os.path.join(path, max(versions, key=int))
@@ -41,5 +42,5 @@ def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]
             "file": path,
             "label": names[best],
             "score": round(float(probabilities[best]), 4),
-            "probabilities": {n: round(float(p), 4) for n, p in zip(names, probabilities)},
+            "probabilities": {n: round(float(p), 4) for n, p in zip(names, probabilities, strict=False)},
         }

@@ -76,7 +76,10 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "empty.jpg": (b"", "empty file (0 bytes)"),
         "truncated.jpg": (full[: len(full) // 2], "truncated JPEG"),
         "header_only.jpg": (full[:200], "truncated JPEG"),
-        "random.jpg": (np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes(), "not an image (unrecognised content)"),
+        "random.jpg": (
+            np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes(),
+            "not an image (unrecognised content)",
+        ),
         "notes.jpg": (b"these are my notes about the flowers\n" * 10, "not an image (text file)"),
         "bomb.png": (png_bomb_header(), "image too large: 30000x30000 exceeds the 50-megapixel limit"),
     }

@@ -3,6 +3,7 @@
 import json
 import os
 
+import imagefiles as images
 import pytest
 import tensorflow as tf
 from tfx.proto import example_gen_pb2
@@ -10,7 +11,6 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components import example_gen, labels
-import imagefiles as images
 
 SPLITS = ("train", "eval", "test")
 
@@ -71,7 +71,11 @@ def test_every_file_is_ingested_quarantined_or_skipped(tmp_path):
     good = {f"daisy/{name}": data for name, data in images.good_files().items()}
     good.update({f"roses/r{i}.jpg": images.jpeg(seed=100 + i) for i in range(20)})
     bad = {f"tulips/{name}": data for name, (data, _) in images.bad_files().items()}
-    skipped = {"LICENSE.txt": b"photo credits\n", "tulips/.DS_Store": b"\x00\x00\x00\x01Bud1", "daisy/Thumbs.db": b"\xd0\xcf"}
+    skipped = {
+        "LICENSE.txt": b"photo credits\n",
+        "tulips/.DS_Store": b"\x00\x00\x00\x01Bud1",
+        "daisy/Thumbs.db": b"\xd0\xcf",
+    }
     write_files(root, {**good, **bad, **skipped})
 
     report = run_executor(root, tmp_path / "out")
@@ -102,7 +106,8 @@ def test_too_many_quarantined_fails_naming_the_files(tmp_path):
     root = tmp_path / "photos"
     write_files(root, {f"daisy/d{i}.jpg": images.jpeg(seed=i) for i in range(10)})
     write_files(root, {"daisy/broken.jpg": b"not a photo at all\n"})
-    with pytest.raises(example_gen.TooManyQuarantinedError, match=r"(?s)1 of 11 files quarantined \(9.1%\).*daisy/broken.jpg: not an image \(text file\)"):
+    expected = r"(?s)1 of 11 files quarantined \(9.1%\).*daisy/broken.jpg: not an image \(text file\)"
+    with pytest.raises(example_gen.TooManyQuarantinedError, match=expected):
         run_executor(root, tmp_path / "out", max_fraction=0.05)
     # The report is written before the run fails, for the person fixing the data.
     with open(tmp_path / "out" / example_gen.REPORT_FILE) as f:
@@ -114,7 +119,8 @@ def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
     write_files(root, {f"{c}/p{i}.jpg": images.jpeg(16, 16, seed=i) for c in ("daisy", "roses") for i in range(30)})
     run_executor(root, tmp_path / "first")
     before = {name: split for split in SPLITS for name in read_split(tmp_path / "first", split)}
-    write_files(root, {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + i) for c in ("daisy", "tulips") for i in range(30)})
+    added = {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + i) for c in ("daisy", "tulips") for i in range(30)}
+    write_files(root, added)
     run_executor(root, tmp_path / "second")
     after = {name: split for split in SPLITS for name in read_split(tmp_path / "second", split)}
     assert len(before) == 60 and len(after) == 120

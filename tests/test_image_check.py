@@ -1,7 +1,7 @@
+import imagefiles as images
 import pytest
 
 from components import image_check
-import imagefiles as images
 
 
 @pytest.mark.parametrize("name", sorted(images.good_files()))

@@ -2,10 +2,10 @@ import io
 import os
 import tarfile
 
+import imagefiles as images
 import pytest
 
 from components import labels, sources
-import imagefiles as images
 
 
 def _write(path, data: bytes):
