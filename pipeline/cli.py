@@ -10,6 +10,7 @@ import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from components import augment, labels  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 
@@ -42,6 +43,41 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="ExampleGen, statistics and validation only")
     _add_run_flags(ingest, "out")
 
+    preview = commands.add_parser("preview", help="a 3x3 grid of one photo under the training augmentation")
+    preview.add_argument("--data", default=configs.SAMPLE_DATA)
+    preview.add_argument("--output", default="preview.png")
+    preview.add_argument("--seed", type=int, default=configs.RunConfig.seed)
+    preview.add_argument("--augmentation", default=augment.FULL_SPEC)
+
+    bench = commands.add_parser("bench", help="input pipeline throughput beside the tutorial's pipelines")
+    bench.add_argument("--data", default=configs.SAMPLE_DATA)
+    bench.add_argument("--output", default="bench.json")
+    bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--augmentation", default=augment.FULL_SPEC)
+
+    compile_ = commands.add_parser("compile", help="the KFP v2 / Vertex AI Pipelines spec (JSON)")
+    compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
+                          help="both compile the same KFP v2 spec")
+    compile_.add_argument("--output", default="pipeline.json")
+    compile_.add_argument("--image", default="gcr.io/YOUR_PROJECT/flowers-tfx:latest",
+                          help="the image built from the Dockerfile")
+    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/flowers/tfx")
+    compile_.add_argument("--data", default="/pipeline/data/flower_photos_sample",
+                          help="as the components see it: gs://... or a path inside the image")
+    compile_.add_argument("--schema-dir", default="/pipeline/schemas")
+    compile_.add_argument("--serving-root", default="gs://YOUR_BUCKET/flowers",
+                          help="the Pusher writes SERVING_ROOT/serving_model/<version>")
+    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
+    compile_.add_argument("--epochs", type=int, default=configs.RunConfig.epochs)
+    compile_.add_argument("--classes", default=",".join(labels.TF_FLOWERS_CLASSES),
+                          help="comma-separated class names, in label order")
+    compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
+    compile_.add_argument("--vertex-region", default="us-central1")
+    compile_.add_argument("--machine-type", default="n1-standard-8")
+    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
+    compile_.add_argument("--accelerator-count", type=int, default=1)
+
     predict = commands.add_parser("predict", help="classify image files with a pushed model")
     predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")
     predict.add_argument("files", nargs="+")
@@ -61,6 +97,40 @@ def main(argv: list[str] | None = None) -> int:
 
         for line in predict.predict_files(args.model, args.files):
             print(json.dumps(line), flush=True)
+        return 0
+
+    if args.command == "preview":
+        from pipeline import preview
+
+        source = preview.write_preview(args.data, args.output, args.augmentation, args.seed)
+        print(f"{args.output}: {source} under {args.augmentation}")
+        return 0
+    if args.command == "bench":
+        from pipeline import bench
+
+        report = bench.run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation)
+        print(json.dumps(report, indent=2))
+        return 0
+
+    if args.command == "compile":
+        from pipeline import kubeflow_v2_runner
+
+        config = configs.RunConfig(
+            data=args.data, output=args.serving_root, schema_dir=args.schema_dir,
+            beam_args=args.beam_args, epochs=args.epochs,
+        )
+        vertex = None
+        if args.vertex_project:
+            vertex = {
+                "project": args.vertex_project, "region": args.vertex_region, "machine_type": args.machine_type,
+                "accelerator_type": args.accelerator_type, "accelerator_count": args.accelerator_count,
+            }
+        spec = kubeflow_v2_runner.compile_pipeline(
+            config, args.output, args.image, args.pipeline_root,
+            class_names=tuple(args.classes.split(",")), vertex_training=vertex,
+        )
+        tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
+        print(f"{args.output}: {len(tasks)} tasks ({', '.join(tasks)}), image {args.image}")
         return 0
 
     from pipeline import local_runner

@@ -26,7 +26,7 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
     return labels.class_names_for(sources.class_folders(sources.list_entries(data)))
 
 
-def run(config: configs.RunConfig, ingest_only: bool = False) -> dict[str, Any]:
+def run(config: configs.RunConfig, stop_after: str | None = None) -> dict[str, Any]:
     """Run the pipeline (or its ingest part) and write a summary JSON."""
     os.makedirs(config.output, exist_ok=True)
     class_names = resolve_classes(config.data, config.tfds_data_dir)
@@ -36,7 +36,7 @@ def run(config: configs.RunConfig, ingest_only: bool = False) -> dict[str, Any]:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path
         ),
-        ingest_only=ingest_only,
+        stop_after=stop_after,
     )
     started = time.time()
     failure = None
@@ -169,7 +169,7 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
     import shutil
 
     try:
-        run(config, ingest_only=True)
+        run(config, stop_after="AnomaliesGate")
     finally:
         try:
             nodes = read_run(config.metadata_path)

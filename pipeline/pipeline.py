@@ -51,9 +51,16 @@ def create_pipeline(
     source: str | None = None,
     metadata_connection_config=None,
     enable_cache: bool = True,
-    ingest_only: bool = False,
+    stop_after: str | None = None,
+    trainer_factory=None,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher."""
+    """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher.
+
+    `stop_after` ("AnomaliesGate" or "Transform") builds only the DAG up to that
+    component, for `ingest` and `bench`.
+    """
+    if stop_after not in (None, "AnomaliesGate", "Transform"):
+        raise ValueError(f"stop_after must be AnomaliesGate or Transform, not {stop_after!r}")
     source = source or config.data
     input_base, pattern = _input_location(source)
     if sources.is_tfds(source):
@@ -94,7 +101,7 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),
     )
-    if ingest_only:
+    if stop_after == "AnomaliesGate":
         return tfx.dsl.Pipeline(components=ingest_components, **pipeline_args)
     transform = tfx.components.Transform(
         examples=examples_gen.outputs["examples"],
@@ -103,7 +110,9 @@ def create_pipeline(
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
     )
     transform.add_upstream_node(gate)
-    trainer = tfx.components.Trainer(
+    if stop_after == "Transform":
+        return tfx.dsl.Pipeline(components=ingest_components + [transform], **pipeline_args)
+    trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],

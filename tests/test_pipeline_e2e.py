@@ -53,13 +53,6 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    output = str(tmp_path_factory.mktemp("run"))
-    config = configs.RunConfig(output=output, epochs=2, min_accuracy=0.0)
-    return config, local_runner.run(config)
-
-
 def test_run_pushes_a_blessed_model_and_summarises(first_run):
     config, summary = first_run
     counts = summary["counts"]

@@ -1,0 +1,92 @@
+"""Compile the same DAG to a KFP v2 / Vertex AI Pipelines job spec (JSON).
+
+Nothing runs here: `KubeflowV2DagRunner` only writes the spec, which Vertex AI
+Pipelines (or KFP v2) then runs with every component in `image` (see the
+Dockerfile). Paths in the config are compiled as given, so on the cloud `data`,
+`schema_dir` and `output` (the Pusher's `serving_model` sits under it) should be
+gs:// paths or paths inside the image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from tfx import v1 as tfx  # noqa: E402
+
+from pipeline import configs  # noqa: E402
+from pipeline import pipeline as pipeline_lib  # noqa: E402
+
+DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/flowers-tfx:latest"
+DEFAULT_MACHINE_TYPE = "n1-standard-8"
+DEFAULT_ACCELERATOR_TYPE = "NVIDIA_TESLA_T4"
+
+
+@dataclasses.dataclass
+class RemoteRunConfig(configs.RunConfig):
+    """A RunConfig whose pipeline root is given (a gs:// path), not derived from `output`."""
+
+    remote_pipeline_root: str = ""
+
+    @property
+    def pipeline_root(self) -> str:
+        return self.remote_pipeline_root
+
+
+def vertex_trainer_factory(image: str, vertex_training: dict[str, Any]):
+    """A `trainer_factory` for `create_pipeline`: the Trainer as a Vertex AI custom job.
+
+    `vertex_training` holds `project` and `region`, and optionally `machine_type`,
+    `accelerator_type` and `accelerator_count`. The run_fn settings in the
+    Trainer's custom_config are kept; the Vertex keys are added beside them.
+    """
+    ai_platform = tfx.extensions.google_cloud_ai_platform
+    machine_spec = {
+        "machine_type": vertex_training.get("machine_type", DEFAULT_MACHINE_TYPE),
+        "accelerator_type": vertex_training.get("accelerator_type", DEFAULT_ACCELERATOR_TYPE),
+        "accelerator_count": vertex_training.get("accelerator_count", 1),
+    }
+    vertex_config = {
+        ai_platform.ENABLE_VERTEX_KEY: True,
+        ai_platform.VERTEX_REGION_KEY: vertex_training["region"],
+        ai_platform.TRAINING_ARGS_KEY: {
+            "project": vertex_training["project"],
+            "worker_pool_specs": [
+                {"machine_spec": machine_spec, "replica_count": 1, "container_spec": {"image_uri": image}}
+            ],
+        },
+    }
+
+    def make_trainer(*, custom_config: dict[str, Any] | None = None, **kwargs: Any):
+        return ai_platform.Trainer(custom_config={**(custom_config or {}), **vertex_config}, **kwargs)
+
+    return make_trainer
+
+
+def compile_pipeline(
+    config: configs.RunConfig,
+    output_file: str,
+    image: str,
+    pipeline_root: str,
+    class_names: tuple[str, ...] | None = None,
+    vertex_training: dict | None = None,
+) -> dict:
+    """Build `create_pipeline(...)` for `pipeline_root`, write its KFP v2 job spec to `output_file`, return it."""
+    if class_names is None:
+        from pipeline import local_runner
+
+        class_names = local_runner.resolve_classes(config.data, config.tfds_data_dir)
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(configs.RunConfig)}
+    remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
+    trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None
+    pipeline = pipeline_lib.create_pipeline(remote_config, tuple(class_names), trainer_factory=trainer_factory)
+    output_dir, filename = os.path.split(output_file)  # "" means the working directory; gs:// works too
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+        output_dir=output_dir or None,
+        output_filename=filename,
+    )
+    return runner.run(pipeline)  # the dict it writes to output_file

@@ -1,0 +1,51 @@
+"""`flowers preview`: one photo under the training augmentation, as a 3x3 grid PNG."""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from components import augment, preprocessing, sources
+
+
+def first_photo(data: str) -> tuple[str, bytes]:
+    """The first usable photo of a folder or archive source, in listing order."""
+    from components import image_check
+
+    if sources.is_archive(data):
+        items = sources.iter_archive(data, sources.archive_root(data), with_bytes=True)
+    else:
+        items = (
+            (e, sources.read_folder_file(data, e) if e.verdict is None else None) for e in sources.iter_folder(data)
+        )
+    for entry, blob in items:
+        if entry.verdict is None:
+            try:
+                image_check.check_image(blob)
+            except image_check.NotAnImageError:
+                continue
+            return entry.path, blob
+    raise FileNotFoundError(f"no usable photo in {data}")
+
+
+def augmentation_grid(encoded: bytes, spec: str, seed: int, rows: int = 3, gap: int = 4) -> tf.Tensor:
+    """uint8 [H, W, 3]: rows x rows augmented copies of the photo, white gaps."""
+    image = preprocessing.preprocess_encoded(tf.constant([encoded]))
+    batch = tf.repeat(image, rows * rows, axis=0)
+    out = augment.augment_batch(batch, tf.constant([seed, 0], tf.int64), spec)
+    size = preprocessing.IMAGE_SIZE
+    padded = tf.pad(out, [[0, 0], [0, gap], [0, gap], [0, 0]], constant_values=1.0)
+    grid = tf.reshape(padded, [rows, rows, size + gap, size + gap, 3])
+    grid = tf.reshape(tf.transpose(grid, [0, 2, 1, 3, 4]), [rows * (size + gap), rows * (size + gap), 3])
+    return tf.cast(tf.round(grid[:-gap, :-gap] * 255.0), tf.uint8)
+
+
+def write_preview(data: str, output: str, spec: str, seed: int) -> str:
+    path, encoded = first_photo(data)
+    png = tf.io.encode_png(augmentation_grid(encoded, spec, seed))
+    parent = os.path.dirname(output)
+    if parent:
+        tf.io.gfile.makedirs(parent)
+    tf.io.write_file(output, png)
+    return path
