@@ -23,7 +23,10 @@ Each op keeps the meaning of its tutorial counterpart:
 Why it is fast: all geometric ops (flip, rotate, zoom, crop, rot90, central
 crop) are composed into one 3x3 matrix per image, and the batch is warped once
 by `ImageProjectiveTransformV3` (bilinear, reflect fill as Keras' default),
-instead of once per op. The colour ops are element-wise on the whole batch.
+instead of once per op. Likewise all colour ops (contrast, brightness,
+saturation, grayscale, invert) are affine in RGB, so they compose into one 3x3
+matrix and bias per image: one batched matmul and a single clip to [0, 1] at the
+end (the tutorial clips after each op; here only the final values are clipped).
 Every image draws its own parameters.
 
 Why it is reproducible: every draw is a stateless random op seeded from
@@ -147,29 +150,46 @@ def _random_sign(seed, batch: int) -> tf.Tensor:
     return tf.where(coin, -1.0, 1.0)
 
 
-def _per_image(values: tf.Tensor) -> tf.Tensor:
-    return tf.reshape(values, [-1, 1, 1, 1])
+# Luma weights of tf.image.rgb_to_grayscale.
+_LUMA = (0.2989, 0.5870, 0.1140)
 
 
-def _colour(images: tf.Tensor, op: Op, seed) -> tf.Tensor:
-    batch = tf.shape(images)[0]
-    if op.name == "contrast":
-        factor = tf.random.stateless_uniform([batch], seed, 1.0 - op.args[0], 1.0 + op.args[0])
-        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-        return tf.clip_by_value((images - mean) * _per_image(factor) + mean, 0.0, 1.0)
-    if op.name == "brightness":
-        delta = tf.random.stateless_uniform([batch], seed, -op.args[0], op.args[0])
-        return tf.clip_by_value(images + _per_image(delta), 0.0, 1.0)
-    if op.name == "saturation":
-        # Blend with the luminance: 0 is gray, 1 the image, >1 more saturated.
-        factor = tf.random.stateless_uniform([batch], seed, op.args[0], op.args[1])
-        gray = tf.image.rgb_to_grayscale(images)
-        return tf.clip_by_value(gray + (images - gray) * _per_image(factor), 0.0, 1.0)
-    chosen = _per_image(tf.cast(tf.random.stateless_uniform([batch], seed) < op.args[0], tf.float32))
-    if op.name == "grayscale":
-        gray = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(images))
-        return chosen * gray + (1.0 - chosen) * images
-    return chosen * (1.0 - images) + (1.0 - chosen) * images  # invert
+def _colour_affine(ops, seeds, batch, channel_mean):
+    """Compose the colour ops into one per-image affine map on RGB: x -> A x + b.
+
+    Every colour op is affine in the pixel values (contrast around the image's
+    own channel means, brightness, saturation and grayscale as a channel mix,
+    invert), so a chain of them is one 3x3 matrix and one bias per image, applied
+    in a single batched matmul and clipped to [0, 1] once at the end. The mean
+    that contrast pivots on is tracked through the chain exactly.
+    """
+    eye = tf.eye(3, batch_shape=[batch])
+    luma = tf.constant([_LUMA] * 3)  # every output channel takes the luma of the input
+    matrix, bias = eye, tf.zeros([batch, 3])
+    for op, seed in zip(ops, seeds, strict=True):
+        if op.name == "contrast":
+            factor = tf.random.stateless_uniform([batch], seed, 1.0 - op.args[0], 1.0 + op.args[0])[:, None]
+            mean = tf.linalg.matvec(matrix, channel_mean) + bias
+            matrix = factor[:, :, None] * matrix
+            bias = factor * bias + (1.0 - factor) * mean
+            continue
+        if op.name == "brightness":
+            bias = bias + tf.random.stateless_uniform([batch], seed, -op.args[0], op.args[0])[:, None]
+            continue
+        if op.name == "saturation":
+            amount = tf.random.stateless_uniform([batch], seed, op.args[0], op.args[1])
+        else:  # grayscale and invert happen to an image with probability p
+            chosen = tf.random.stateless_uniform([batch], seed) < op.args[0]
+            if op.name == "invert":
+                sign = tf.where(chosen, -1.0, 1.0)[:, None]
+                matrix = sign[:, :, None] * matrix
+                bias = sign * bias + tf.cast(chosen, tf.float32)[:, None]
+                continue
+            amount = tf.where(chosen, 0.0, 1.0)
+        mix = amount[:, None, None] * eye + (1.0 - amount)[:, None, None] * luma
+        matrix = tf.linalg.matmul(mix, matrix)
+        bias = tf.linalg.matvec(mix, bias)
+    return matrix, bias
 
 
 def augment_batch(images: tf.Tensor, seed: tf.Tensor, spec: str | tuple[Op, ...]) -> tf.Tensor:
@@ -195,7 +215,13 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, spec: str | tuple[Op, ...]
             interpolation="BILINEAR",
             fill_mode="REFLECT",
         )
-    for i, op in enumerate(ops):
-        if op.name in _COLOUR:
-            images = _colour(images, op, seeds[i])
+    colour = [(op, seeds[i]) for i, op in enumerate(ops) if op.name in _COLOUR]
+    if colour:
+        shape = tf.shape(images)
+        flat = tf.reshape(images, [shape[0], -1, 3])
+        matrix, bias = _colour_affine(
+            [op for op, _ in colour], [s for _, s in colour], shape[0], tf.reduce_mean(flat, axis=1)
+        )
+        flat = tf.linalg.matmul(flat, matrix, transpose_b=True) + bias[:, None, :]
+        images = tf.reshape(tf.clip_by_value(flat, 0.0, 1.0), shape)
     return images

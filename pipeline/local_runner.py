@@ -90,7 +90,12 @@ def read_run(metadata_path: str) -> dict[str, dict[str, Any]]:
             if event.execution_id == execution_id and event.type == metadata_store_pb2.Event.OUTPUT:
                 artifact = artifacts[event.artifact_id]
                 outputs[types[artifact.type_id]] = artifact
-        result[name] = {"state": state, "seconds": round(seconds, 1), "outputs": outputs}
+        result[name] = {
+            "execution_id": execution_id,
+            "state": state,
+            "seconds": round(seconds, 1),
+            "outputs": outputs,
+        }
     return result
 
 
@@ -132,6 +137,15 @@ def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
     metrics = _read_json(os.path.join(model_run.uri, "metrics.json")) if model_run else None
     test_accuracy = metrics.get("test_accuracy") if metrics else None
     summary["test_accuracy"] = None if test_accuracy is None else round(test_accuracy, 4)
+    if model_run and os.path.exists(os.path.join(model_run.uri, "training_curves.png")):
+        summary["curves"] = os.path.join(model_run.uri, "training_curves.png")
+    statistics = output("StatisticsGen", "ExampleStatistics")
+    if statistics:
+        from components import reports
+
+        summary["statistics_html"] = reports.statistics_html(
+            statistics.uri, os.path.join(config.output, "statistics.html")
+        )
     blessing = output("Evaluator", "ModelBlessing")
     summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value) if blessing else False
     pushed = output("Pusher", "PushedModel")
@@ -159,6 +173,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"pushed model:    {summary['pushed_model'] or 'not pushed'}",
         "stage seconds:   "
         + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()),
+        f"curves:          {summary.get('curves')}",
+        f"statistics:      {summary.get('statistics_html')}",
         f"summary:         {os.path.join(summary['output'], 'run_summary.json')}",
     ]
     return "\n".join(lines)

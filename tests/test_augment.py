@@ -86,3 +86,30 @@ def test_spec_round_trip():
     names = ["flip", "rotate", "zoom", "crop", "contrast", "brightness", "saturation", "invert"]
     assert [op.name for op in ops] == names
     assert ops[1].args == (0.2,)
+
+
+def _mid_batch(n=6, size=16):
+    """Values in [0.3, 0.7], so small colour changes never clip."""
+    return 0.3 + 0.4 * _batch(n, size)
+
+
+def test_contrast_keeps_each_images_channel_means():
+    images = _mid_batch()
+    out = augment.augment_batch(images, tf.constant([4, 4]), "contrast(0.3)").numpy()
+    np.testing.assert_allclose(out.mean(axis=(1, 2)), images.numpy().mean(axis=(1, 2)), atol=1e-5)
+    assert not np.allclose(out, images.numpy())
+
+
+def test_grayscale_then_invert_composes_exactly():
+    images = _mid_batch()
+    luma = (images.numpy() * np.array([0.2989, 0.5870, 0.1140])).sum(axis=-1, keepdims=True)
+    out = augment.augment_batch(images, tf.constant([1, 1]), "grayscale(1.0)|invert(1.0)").numpy()
+    np.testing.assert_allclose(out, np.repeat(1.0 - luma, 3, axis=-1), atol=1e-5)
+
+
+def test_brightness_then_contrast_pivots_on_the_shifted_mean():
+    images = _mid_batch()
+    bright = augment.augment_batch(images, tf.constant([9, 9]), "brightness(0.1)").numpy()
+    both = augment.augment_batch(images, tf.constant([9, 9]), "brightness(0.1)|contrast(0.2)").numpy()
+    # Contrast keeps the (brightened) mean, whatever factor it drew.
+    np.testing.assert_allclose(both.mean(axis=(1, 2)), bright.mean(axis=(1, 2)), atol=1e-5)

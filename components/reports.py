@@ -1,0 +1,42 @@
+"""What people look at after a run: training curves and the statistics page."""
+
+from __future__ import annotations
+
+import os
+
+
+def plot_history(history: dict[str, list[float]], path: str) -> str:
+    """Loss and accuracy per epoch, train and eval, side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = range(1, len(history.get("loss", [])) + 1)
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric, title in ((axes[0], "loss", "Loss"), (axes[1], "accuracy", "Accuracy")):
+        for prefix, label in (("", "train"), ("val_", "eval")):
+            values = history.get(prefix + metric)
+            if values:
+                axis.plot(epochs, values, marker="o", label=label)
+        axis.set_title(title)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def statistics_html(statistics_uri: str, path: str, lhs: str = "train", rhs: str = "eval") -> str:
+    """TFDV's Facets view of two splits' statistics side by side, as a static HTML page."""
+    import tensorflow_data_validation as tfdv
+
+    def load(split: str):
+        return tfdv.load_stats_binary(os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb"))
+
+    html = tfdv.utils.display_util.get_statistics_html(load(lhs), load(rhs), lhs_name=lhs, rhs_name=rhs)
+    with open(path, "w") as f:
+        f.write(html)
+    return path
