@@ -12,7 +12,7 @@ import tf_keras as keras  # noqa: E402
 from components import preprocessing  # noqa: E402
 
 
-def build_model(num_classes: int, learning_rate: float = 1e-3, dropout: float = 0.2) -> keras.Model:
+def build_model(num_classes: int, learning_rate=1e-3, dropout: float = 0.2) -> keras.Model:
     """Conv 16/32/64 with max-pooling, dropout, Dense 128, `num_classes` logits.
 
     The input is what Transform produced: float32 [180, 180, 3] in [0, 1], so

@@ -41,6 +41,8 @@ class TrainConfig:
     cache: bool = True
     precision: str = "auto"
     devices: tuple[str, ...] = ()
+    lr_schedule: str = "constant"
+    patience: int = 0
 
     @classmethod
     def from_custom_config(cls, config: dict[str, Any]) -> TrainConfig:
@@ -114,6 +116,27 @@ def make_dataset(
     return dataset.prefetch(AUTOTUNE)
 
 
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A constant rate, or cosine decay to zero over the whole run."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
+    raise ValueError(f"lr_schedule must be constant or cosine, not {config.lr_schedule!r}")
+
+
+def callbacks(config: TrainConfig, log_dir: str) -> list:
+    """TensorBoard logs always; early stopping on eval accuracy when `patience` > 0."""
+    result = [keras.callbacks.TensorBoard(log_dir=log_dir)]
+    if config.patience > 0:
+        result.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=True
+            )
+        )
+    return result
+
+
 def _test_split(train_files: list[str]) -> str:
     """The test split's files, beside the train split in the same artifact."""
     # TFX hands each split over as "<artifact uri>/Split-<name>/*".
@@ -136,7 +159,7 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
     try:
         strategy = model_lib.choose_strategy(list(config.devices))
         with strategy.scope():
-            model = model_lib.build_model(len(config.class_names), config.learning_rate)
+            model = model_lib.build_model(len(config.class_names), learning_rate(config, steps_per_epoch))
     finally:
         keras.mixed_precision.set_global_policy("float32")
     history = model.fit(
@@ -144,7 +167,7 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         validation_data=eval_ds,
-        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        callbacks=callbacks(config, fn_args.model_run_dir),
         verbose=2,
     )
     test_pattern = _test_split(fn_args.train_files)

@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=configs.RunConfig.batch_size)
     run.add_argument("--augmentation", default=configs.RunConfig.augmentation,
                      help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
+    run.add_argument("--learning-rate", type=float, default=configs.RunConfig.learning_rate)
+    run.add_argument("--lr-schedule", choices=["constant", "cosine"], default=configs.RunConfig.lr_schedule)
+    run.add_argument("--patience", type=int, default=configs.RunConfig.patience,
+                     help="stop when eval accuracy has not improved for this many epochs (0: never)")
     run.add_argument("--min-accuracy", type=float, default=configs.RunConfig.min_accuracy,
                      help="eval accuracy a model needs to be blessed and pushed")
 
@@ -55,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--augmentation", default=augment.FULL_SPEC)
+    bench.add_argument("--beam", action="store_true",
+                       help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
     compile_ = commands.add_parser("compile", help="the KFP v2 / Vertex AI Pipelines spec (JSON)")
     compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
@@ -108,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from pipeline import bench
 
-        report = bench.run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation)
+        if args.beam:
+            report = bench.run_beam_bench(args.data, args.output, args.work_dir)
+        else:
+            report = bench.run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation)
         print(json.dumps(report, indent=2))
         return 0
 

@@ -27,6 +27,8 @@ class RunConfig:
     seed: int = 42
     batch_size: int = 32
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    patience: int = 0
     augmentation: str = augment.DEFAULT_SPEC
     min_accuracy: float = 0.3
     max_quarantined: float = example_gen.DEFAULT_MAX_QUARANTINE_FRACTION

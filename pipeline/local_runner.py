@@ -26,7 +26,7 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
     return labels.class_names_for(sources.class_folders(sources.list_entries(data)))
 
 
-def run(config: configs.RunConfig, stop_after: str | None = None) -> dict[str, Any]:
+def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True) -> dict[str, Any]:
     """Run the pipeline (or its ingest part) and write a summary JSON."""
     os.makedirs(config.output, exist_ok=True)
     class_names = resolve_classes(config.data, config.tfds_data_dir)
@@ -37,6 +37,7 @@ def run(config: configs.RunConfig, stop_after: str | None = None) -> dict[str, A
             config.metadata_path
         ),
         stop_after=stop_after,
+        enable_cache=enable_cache,
     )
     started = time.time()
     failure = None

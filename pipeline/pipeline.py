@@ -124,6 +124,8 @@ def create_pipeline(
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             "learning_rate": config.learning_rate,
+            "lr_schedule": config.lr_schedule,
+            "patience": config.patience,
             "seed": config.seed,
             "augmentation": config.augmentation,
             "precision": config.precision,

@@ -24,7 +24,7 @@ def _kill_when_training(process, output, timeout=600):
     while time.time() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the run ended (rc {process.returncode}) before it could be killed")
-        for root, _, files in os.walk(model_runs):
+        for _root, _, files in os.walk(model_runs):
             if any(f.startswith("events.out") for f in files):
                 process.send_signal(signal.SIGKILL)
                 process.wait()
