@@ -123,11 +123,17 @@ def run_bench(data: str, output: str, work_dir: str, seed: int = 0, spec: str = 
         "seed_keras_layers": images_per_second(seed_keras_layers(jpegs, seed), n),
         "seed_tf_image": images_per_second(seed_tf_image(jpegs, seed), n),
         "ours": images_per_second(ours(transformed_uri, graph_uri, seed, spec), n),
+        "ours_tutorial_augmentations": images_per_second(
+            ours(transformed_uri, graph_uri, seed, augment.DEFAULT_SPEC), n
+        ),
     }
     report = {key: round(value, 1) for key, value in results.items()}
     report.update(
         {
             "ratio_ours_over_seed_keras_layers": round(results["ours"] / results["seed_keras_layers"], 2),
+            "ratio_ours_tutorial_augmentations_over_seed_keras_layers": round(
+                results["ours_tutorial_augmentations"] / results["seed_keras_layers"], 2
+            ),
             "train_images": n,
             "batch_size": BATCH,
             "augmentation": spec,

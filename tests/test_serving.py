@@ -48,7 +48,8 @@ def test_predict_command_prints_one_line_per_file(first_run, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     serving_base = os.path.dirname(first_run[1]["pushed_model"])
-    assert predict.resolve_model_dir(serving_base) == first_run[1]["pushed_model"]
+    newest = max(os.listdir(serving_base), key=int)
+    assert predict.resolve_model_dir(serving_base) == os.path.join(serving_base, newest)
     assert cli.main(["predict", "--model", serving_base, str(good), str(bad), str(tmp_path / "missing.jpg")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [line["file"] for line in lines] == [str(good), str(bad), str(tmp_path / "missing.jpg")]
