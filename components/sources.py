@@ -206,6 +206,15 @@ def _archive_entry(member: tarfile.TarInfo, root: str | None) -> Entry | None:
     return place(name, parts)
 
 
+def iter_with_bytes(src: str) -> Iterator[tuple[Entry, bytes | None]]:
+    """Every file of a folder or archive with its bytes (None for files given a verdict)."""
+    if is_archive(src):
+        yield from iter_archive(src, archive_root(src), with_bytes=True)
+        return
+    for entry in iter_folder(src):
+        yield entry, (read_folder_file(src, entry) if entry.verdict is None else None)
+
+
 def list_entries(src: str) -> list[Entry]:
     """Every file of a folder or archive source, without reading image bytes."""
     if is_archive(src):

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--augmentation", default=augment.FULL_SPEC)
+    bench.add_argument("--serving-model", default=None,
+                       help="instead: serving_images latency and batch throughput of this pushed model")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
@@ -114,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from pipeline import bench
 
-        if args.beam:
+        if args.serving_model:
+            report = bench.run_serving_bench(args.serving_model, args.data, args.output)
+        elif args.beam:
             report = bench.run_beam_bench(args.data, args.output, args.work_dir)
         else:
             report = bench.run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation)

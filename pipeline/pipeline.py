@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
@@ -87,8 +88,14 @@ def create_pipeline(
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=examples_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt"))
+    # The schema marks `image` with an image_domain; semantic-domain statistics
+    # make TFDV compute image format and size statistics for it.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=examples_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True),
+    )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )

@@ -13,13 +13,7 @@ def first_photo(data: str) -> tuple[str, bytes]:
     """The first usable photo of a folder or archive source, in listing order."""
     from components import image_check
 
-    if sources.is_archive(data):
-        items = sources.iter_archive(data, sources.archive_root(data), with_bytes=True)
-    else:
-        items = (
-            (e, sources.read_folder_file(data, e) if e.verdict is None else None) for e in sources.iter_folder(data)
-        )
-    for entry, blob in items:
+    for entry, blob in sources.iter_with_bytes(data):
         if entry.verdict is None:
             try:
                 image_check.check_image(blob)
