@@ -276,7 +276,11 @@ def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str])
 
 
 class TooManyQuarantinedError(RuntimeError):
-    pass
+    """Raised with the whole ingest report, since a failed run publishes no artifact."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
 
 
 def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
@@ -291,7 +295,8 @@ def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
         raise TooManyQuarantinedError(
             f"{len(bad)} of {candidates} files quarantined ({fraction:.1%}), above the "
             f"{max_fraction:.1%} limit. First ones:\n{first}\n"
-            "Fix or remove these files, or raise --max-quarantined."
+            "Fix or remove these files, or raise --max-quarantined.",
+            report,
         )
 
 

@@ -146,12 +146,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: {len(tasks)} tasks ({', '.join(tasks)}), image {args.image}")
         return 0
 
-    from pipeline import local_runner
+    from components import example_gen, validation_gate
 
     config = _config(args)
-    if args.command == "ingest":
+    try:
+        return _run_pipeline(args.command, config)
+    except (example_gen.TooManyQuarantinedError, validation_gate.DataAnomaliesError) as err:
+        print(f"flowers {args.command}: {err}", file=sys.stderr)
+        report = os.path.join(config.output, example_gen.REPORT_FILE)
+        if os.path.exists(report):
+            print(f"report: {report}", file=sys.stderr)
+        return 1
+
+
+def _run_pipeline(command: str, config: configs.RunConfig) -> int:
+    from pipeline import local_runner
+
+    if command == "ingest":
         summary = local_runner.ingest(config)
-        print(json.dumps({k: summary[k] for k in ("files_seen", "ingested_total")}))
+        counts = {k: summary[k] for k in ("files_seen", "ingested_total")}
+        counts.update(quarantined=len(summary["quarantined"]), skipped=len(summary["skipped"]))
+        print(json.dumps(counts))
         print(f"report: {os.path.join(config.output, 'ingest_report.json')}")
         return 0
     summary = local_runner.run(config)

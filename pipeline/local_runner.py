@@ -182,19 +182,32 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def ingest(config: configs.RunConfig) -> dict[str, Any]:
-    """ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator and the gate."""
+    """ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator and the gate.
+
+    The ingest report is copied to `config.output` even when the run fails, so
+    the person fixing the data finds every bad file listed there.
+    """
     import shutil
 
+    report_path = os.path.join(config.output, example_gen.REPORT_FILE)
+    if os.path.exists(report_path):
+        os.remove(report_path)
     try:
         run(config, stop_after="AnomaliesGate")
+    except example_gen.TooManyQuarantinedError as err:
+        with open(report_path, "w") as f:
+            json.dump(err.report, f, indent=2, sort_keys=True)
+        raise
     finally:
-        try:
-            nodes = read_run(config.metadata_path)
-        except RuntimeError:
-            nodes = {}
-        examples = nodes.get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
-        if examples is not None:
-            report_path = os.path.join(examples.uri, example_gen.REPORT_FILE)
-            if os.path.exists(report_path):
-                shutil.copy(report_path, os.path.join(config.output, example_gen.REPORT_FILE))
-    return _read_json(os.path.join(config.output, example_gen.REPORT_FILE))
+        # ExampleGen succeeded (validation may still have failed): its report is an artifact.
+        examples = _published_examples(config.metadata_path)
+        if examples is not None and not os.path.exists(report_path):
+            shutil.copy(os.path.join(examples.uri, example_gen.REPORT_FILE), report_path)
+    return _read_json(report_path)
+
+
+def _published_examples(metadata_path: str):
+    try:
+        return read_run(metadata_path).get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
+    except RuntimeError:
+        return None
