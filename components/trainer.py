@@ -37,7 +37,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 42
     augmentation: str = augment.DEFAULT_SPEC
-    shuffle_buffer: int = 1000
+    shuffle_buffer: int = 0  # 0: the whole training split
     cache: bool = True
     precision: str = "auto"
     devices: tuple[str, ...] = ()
@@ -101,7 +101,10 @@ def make_dataset(
     if config.cache:
         dataset = dataset.cache()
     if training:
-        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
+        # ExampleGen writes photos in source order (class by class), so by default
+        # the buffer holds the whole split: every batch then mixes the classes.
+        buffer = config.shuffle_buffer if config.shuffle_buffer > 0 else count_records(file_pattern)
+        dataset = dataset.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
     dataset = dataset.batch(config.batch_size)
     if training and config.augmentation:
@@ -150,6 +153,8 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
     steps_per_epoch = max(1, math.ceil(train_count / config.batch_size))
     if config.cache and not fits_in_memory(train_count, feature_spec):
         config = dataclasses.replace(config, cache=False)
+    if config.shuffle_buffer <= 0:
+        config = dataclasses.replace(config, shuffle_buffer=train_count)
     train_ds = make_dataset(fn_args.train_files, feature_spec, config, training=True)
     eval_ds = make_dataset(fn_args.eval_files, feature_spec, config, training=False)
 
