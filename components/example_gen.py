@@ -35,6 +35,7 @@ def make_custom_config(
     max_pixels: int = image_check.DEFAULT_MAX_PIXELS,
     max_quarantine_fraction: float = DEFAULT_MAX_QUARANTINE_FRACTION,
     tfds_data_dir: str | None = None,
+    code_fingerprint: str = "",
 ) -> example_gen_pb2.CustomConfig:
     """The CustomConfig proto that tells the executor what to read."""
     struct = struct_pb2.Struct()
@@ -45,6 +46,7 @@ def make_custom_config(
             "max_pixels": max_pixels,
             "max_quarantine_fraction": max_quarantine_fraction,
             "tfds_data_dir": tfds_data_dir or "",
+            "code_fingerprint": code_fingerprint,
         }
     )
     config = example_gen_pb2.CustomConfig()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -15,6 +16,22 @@ PIPELINE_NAME = "flowers"
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
+
+
+# The modules each custom step runs. TFX caches a component on its inputs and
+# settings, not on the code behind a dotted path, so a fingerprint of that code
+# goes into the component's settings: editing the code reruns the component.
+EXAMPLE_GEN_MODULES = ("example_gen", "sources", "image_check", "labels")
+TRANSFORM_MODULES = ("preprocessing",)
+TRAINER_MODULES = ("trainer", "augment", "model", "serving", "preprocessing", "reports")
+
+
+def code_fingerprint(modules: tuple[str, ...]) -> str:
+    """sha256 (16 hex digits) of the source of these `components` modules."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update((REPO_ROOT / "components" / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclasses.dataclass

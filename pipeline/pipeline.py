@@ -85,6 +85,7 @@ def create_pipeline(
             max_pixels=config.max_pixels,
             max_quarantine_fraction=config.max_quarantined,
             tfds_data_dir=config.tfds_data_dir,
+            code_fingerprint=configs.code_fingerprint(configs.EXAMPLE_GEN_MODULES),
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
     )
@@ -114,6 +115,7 @@ def create_pipeline(
         examples=examples_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
+        custom_config={"code_fingerprint": configs.code_fingerprint(configs.TRANSFORM_MODULES)},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
     )
     transform.add_upstream_node(gate)
@@ -137,6 +139,7 @@ def create_pipeline(
             "augmentation": config.augmentation,
             "precision": config.precision,
             "devices": list(config.devices),
+            "code_fingerprint": configs.code_fingerprint(configs.TRAINER_MODULES),
         },
     )
     model_resolver = tfx.dsl.Resolver(
