@@ -52,6 +52,7 @@ class RunConfig:
     max_pixels: int = image_check.DEFAULT_MAX_PIXELS
     schema_dir: str = SCHEMA_DIR
     beam_args: list[str] = dataclasses.field(default_factory=list)
+    transform_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
     pipeline_name: str = PIPELINE_NAME
     tfds_data_dir: str | None = None
     precision: str = "auto"

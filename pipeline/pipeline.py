@@ -119,6 +119,13 @@ def create_pipeline(
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
     )
     transform.add_upstream_node(gate)
+    if not config.beam_args and config.transform_workers > 1:
+        # Measured on the full archive (docs/benchmarks.md): Transform's decode and
+        # resize run 1.4x faster in one worker process per core, while ExampleGen and
+        # StatisticsGen are faster in-process. Any --beam-arg replaces this default.
+        transform.with_beam_pipeline_args(
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={config.transform_workers}"]
+        )
     if stop_after == "Transform":
         return tfx.dsl.Pipeline(components=ingest_components + [transform], **pipeline_args)
     trainer = (trainer_factory or tfx.components.Trainer)(

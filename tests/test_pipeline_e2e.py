@@ -107,8 +107,15 @@ def test_serving_transform_equals_what_transform_materialized(first_run):
         example = tf.train.Example.FromString(record.numpy())
         materialized.append(np.array(example.features.feature["image_xf"].float_list.value).reshape(180, 180, 3))
     assert len(materialized) == len(served) == summary["counts"]["eval"]
+    matches = []
     for image in served:
-        assert min(np.abs(image - m).max() for m in materialized) < 1e-6
+        distances = [np.abs(image - m).max() for m in materialized]
+        assert min(distances) < 1e-6
+        matches.append(int(np.argmin(distances)))
+    # And the served probabilities are the model's own on what Transform materialized.
+    probabilities = model.signatures["serving_default"](examples=tf.constant(raw))["probabilities"].numpy()
+    logits = model(tf.constant(np.stack([materialized[i] for i in matches]), tf.float32), training=False)
+    np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)
 
 
 def test_rerun_reuses_every_component(first_run):
