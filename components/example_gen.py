@@ -126,7 +126,7 @@ def _read_folder_item(entry: sources.Entry, root: str) -> tuple[sources.Entry, b
     return entry, sources.read_folder_file(root, entry)
 
 
-def iter_tfds(name: str, data_dir: str | None, class_names: list[str]):
+def iter_tfds(name: str, data_dir: str | None):
     """(Entry, bytes) for every example of a TFDS image-classification dataset.
 
     Uses the real builder: `download_and_prepare`, then `as_dataset` with the
@@ -166,7 +166,7 @@ def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     class_names = list(config["class_names"])
     if sources.is_tfds(source):
         items = pipeline | "ReadTfds" >> beam.Create(
-            list(iter_tfds(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir"), class_names))
+            list(iter_tfds(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir")))
         )
     elif sources.is_archive(source):
         root = sources.archive_root(source)
