@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+# Files every Trainer run writes into its model_run artifact.
+METRICS_FILE = "metrics.json"
+CURVES_FILE = "training_curves.png"
+
 
 def plot_history(history: dict[str, list[float]], path: str) -> str:
     """Loss and accuracy per epoch, train and eval, side by side, as a PNG."""

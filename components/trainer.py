@@ -24,7 +24,6 @@ from components import augment, preprocessing, reports, serving  # noqa: E402
 from components import model as model_lib  # noqa: E402
 
 AUTOTUNE = tf.data.AUTOTUNE
-CURVES_FILE = "training_curves.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,9 +191,9 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
     }
     tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "metrics.json"), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, reports.METRICS_FILE), "w") as f:
         json.dump(metrics, f, indent=2)
-    reports.plot_history(metrics["history"], os.path.join(fn_args.model_run_dir, CURVES_FILE))
+    reports.plot_history(metrics["history"], os.path.join(fn_args.model_run_dir, reports.CURVES_FILE))
     return metrics
 
 

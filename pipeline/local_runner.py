@@ -9,7 +9,7 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from components import example_gen, sources
+from components import example_gen, reports, sources
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 
@@ -135,15 +135,14 @@ def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
     evaluation = output("Evaluator", "ModelEvaluation")
     summary["eval_accuracy"] = _eval_accuracy(evaluation.uri) if evaluation else None
     model_run = output("Trainer", "ModelRun")
-    metrics = _read_json(os.path.join(model_run.uri, "metrics.json")) if model_run else None
+    metrics = _read_json(os.path.join(model_run.uri, reports.METRICS_FILE)) if model_run else None
     test_accuracy = metrics.get("test_accuracy") if metrics else None
     summary["test_accuracy"] = None if test_accuracy is None else round(test_accuracy, 4)
-    if model_run and os.path.exists(os.path.join(model_run.uri, "training_curves.png")):
-        summary["curves"] = os.path.join(model_run.uri, "training_curves.png")
+    curves = os.path.join(model_run.uri, reports.CURVES_FILE) if model_run else None
+    if curves and os.path.exists(curves):
+        summary["curves"] = curves
     statistics = output("StatisticsGen", "ExampleStatistics")
     if statistics:
-        from components import reports
-
         summary["statistics_html"] = reports.statistics_html(
             statistics.uri, os.path.join(config.output, "statistics.html")
         )
