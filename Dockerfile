@@ -19,4 +19,4 @@ COPY data/ data/
 # resolving setup.py's ranges again could replace parts of it with other versions.
 # requirements.lock records the versions tested locally. For --data tfds:tf_flowers
 # the image also needs tensorflow-datasets (==4.9.10 in requirements.lock).
-RUN pip install --no-cache-dir --no-deps /pipeline
+RUN pip install --no-cache-dir --no-deps --no-build-isolation /pipeline

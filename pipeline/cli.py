@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--machine-type", default="n1-standard-8")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--dry-run-local", metavar="DIR",
+                          help="instead: compile for DIR (pipeline and serving root) and run every task here")
 
     predict = commands.add_parser("predict", help="classify image files with a pushed model")
     predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             data=args.data, output=args.serving_root, schema_dir=args.schema_dir,
             beam_args=args.beam_args, epochs=args.epochs,
         )
+        if args.dry_run_local:
+            from pipeline import vertex_dry_run
+
+            if args.vertex_project:
+                print("flowers compile: --dry-run-local cannot run the Vertex AI training job", file=sys.stderr)
+                return 2
+            print(json.dumps(vertex_dry_run.dry_run_local(config, args.dry_run_local), indent=2))
+            return 0
         vertex = None
         if args.vertex_project:
             vertex = {
