@@ -1,4 +1,4 @@
-"""Random augmentation for training: the tutorial's set, on batches, in one warp.
+"""Random augmentation for training: the tutorial's set, on batches, in one pass.
 
 A chain is named by a spec string, big_vision style:
 
@@ -11,36 +11,47 @@ Each op keeps the meaning of its tutorial counterpart:
 | flip(mode)         | RandomFlip                                 | horizontal, vertical, horizontal_and_vertical |
 | rotate(f)          | RandomRotation(f)                          | fraction of a full turn, +-f  |
 | zoom(f)            | RandomZoom(f)                              | +-f; positive zooms out       |
-| crop(pad)          | pad by `pad`, random crop back (tf.image)  | pixels                        |
+| crop(n)            | resize_with_crop_or_pad(size + n), random_crop(size) | pixels of padding, n/2 a side |
 | rot90              | tf.image.rot90 with a random k             | -                             |
 | central_crop(f)    | tf.image.central_crop, resized back        | kept fraction                 |
 | contrast(f)        | RandomContrast(f)                          | factor in [1-f, 1+f]          |
-| brightness(d)      | tf.image.stateless_random_brightness, clip | delta in [-d, d]              |
-| saturation(lo, hi) | tf.image.stateless_random_saturation       | factor in [lo, hi]            |
+| brightness(d)      | tf.image.stateless_random_brightness       | delta in [-d, d]              |
+| saturation(lo, hi) | a mix towards the image's luma             | 1 keeps colour, 0 is gray     |
 | grayscale(p)       | tf.image.rgb_to_grayscale                  | probability per image         |
 | invert(p)          | the tutorial's RandomInvert layer          | probability per image         |
 
-Why it is fast: all geometric ops (flip, rotate, zoom, crop, rot90, central
-crop) are composed into one 3x3 matrix per image, and the batch is warped once
-by `ImageProjectiveTransformV3` (bilinear, reflect fill as Keras' default),
-instead of once per op. Likewise all colour ops (contrast, brightness,
-saturation, grayscale, invert) are affine in RGB, so they compose into one 3x3
-matrix and bias per image: one batched matmul and a single clip to [0, 1] at the
-end (the tutorial clips after each op; here only the final values are clipped).
-Every image draws its own parameters.
+One pass per batch: all geometric ops are composed into one output-to-input
+matrix per image, and the uint8 batch is warped once (`components.warp`:
+bilinear, reflect fill, four gathers). All colour ops are affine in RGB, so
+they compose into one 3x3 matrix and bias per image, applied right after the
+warp. The whole pass is compiled by XLA where XLA runs (`make_augmenter`), and
+falls back to the same ops without XLA, with a logged reason, where it does not.
 
-Why it is reproducible: every draw is a stateless random op seeded from
-`(seed, step)`, so the same seed gives the same batches and every step (hence
-every epoch) differs.
+Where fusing changes a detail of the tutorial:
+- One fill mode for the whole warp (reflect), so the padding that `crop(n)`
+  brings into view is reflected image content, not the tutorial's zeros.
+- Colour is clipped to [0, 1] once, at the end, not after each op, so values
+  differ from the tutorial's only where an intermediate value saturated.
+- Contrast pivots on the channel means of the image before the warp (the
+  tutorial: after its rotation; the reflect fill keeps the two close), tracked
+  exactly through the colour chain, which runs after the warp whatever its
+  place in the spec.
+
+Reproducible: every draw is a hash of (seed, image key, epoch)
+(`components.random_hash`), so an image's augmentation in an epoch does not
+depend on its batch, its order or the machine that augments it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 
 import tensorflow as tf
+
+from components import random_hash, warp
 
 DEFAULT_SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
 FULL_SPEC = (
@@ -52,6 +63,9 @@ _GEOMETRIC = ("flip", "rotate", "zoom", "crop", "rot90", "central_crop")
 _COLOUR = ("contrast", "brightness", "saturation", "grayscale", "invert")
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 _OP_RE = re.compile(r"^([a-z_0-9]+)(?:\((.*)\))?$")
+_DRAWS_PER_OP = 2
+# Luma weights of tf.image.rgb_to_grayscale.
+_LUMA = (0.2989, 0.5870, 0.1140)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,130 +112,144 @@ def _affine(rows: list[list[tf.Tensor]]) -> tf.Tensor:
     return tf.stack([tf.stack(row, axis=-1) for row in rows], axis=-2)
 
 
-def _geometry(ops, batch: int, size: tf.Tensor, seeds) -> tf.Tensor:
-    """One output-to-input matrix per image, composing every geometric op.
+def _symmetric(u: tf.Tensor, limit: float) -> tf.Tensor:
+    """A uniform draw in [0, 1) mapped to [-limit, limit)."""
+    return (2.0 * u - 1.0) * limit
 
-    Coordinates are centred on the image centre, so each op is a linear map and
-    the composition is a product; the centring is undone at the end.
-    """
-    one = tf.ones([batch])
-    zero = tf.zeros([batch])
-    eye = _affine([[one, zero, zero], [zero, one, zero], [zero, zero, one]])
-    matrix = eye
-    for op, seed in zip(ops, seeds, strict=False):
-        if op.name == "flip":
-            sx = sy = one
-            if op.args[0] in ("horizontal", "horizontal_and_vertical"):
-                sx = _random_sign(seed, batch)
-            if op.args[0] in ("vertical", "horizontal_and_vertical"):
-                sy = _random_sign(tf.random.experimental.stateless_fold_in(seed, 1), batch)
-            step = _affine([[sx, zero, zero], [zero, sy, zero], [zero, zero, one]])
-        elif op.name in ("rotate", "rot90"):
-            if op.name == "rotate":
-                limit = op.args[0] * 2.0 * math.pi
-                angle = tf.random.stateless_uniform([batch], seed, -limit, limit)
-            else:
-                k = tf.random.stateless_uniform([batch], seed, 0, 4, dtype=tf.int32)
-                angle = tf.cast(k, tf.float32) * (math.pi / 2.0)
-            cos, sin = tf.cos(angle), tf.sin(angle)
-            step = _affine([[cos, -sin, zero], [sin, cos, zero], [zero, zero, one]])
-        elif op.name in ("zoom", "central_crop"):
-            if op.name == "zoom":
-                scale = 1.0 + tf.random.stateless_uniform([batch], seed, -op.args[0], op.args[0])
-            else:
-                scale = op.args[0] * one
-            step = _affine([[scale, zero, zero], [zero, scale, zero], [zero, zero, one]])
-        else:  # crop: pad by n, random crop back = a shift of up to n pixels
-            pad = op.args[0]
-            shift = tf.random.stateless_uniform(
-                [2, batch], seed, -pad, pad + 1.0
-            )
-            shift = tf.floor(shift)
-            step = _affine([[one, zero, shift[0]], [zero, one, shift[1]], [zero, zero, one]])
-        matrix = tf.linalg.matmul(matrix, step)
-    centre = (tf.cast(size, tf.float32) - 1.0) / 2.0
+
+def _geometric_step(op: Op, u: tf.Tensor, one: tf.Tensor, zero: tf.Tensor) -> tf.Tensor:
+    """The output-to-input matrix of one op, in coordinates centred on the image."""
+    if op.name == "flip":
+        sx = tf.where(u[:, 0] < 0.5, -one, one) if op.args[0] != "vertical" else one
+        sy = tf.where(u[:, 1] < 0.5, -one, one) if op.args[0] != "horizontal" else one
+        return _affine([[sx, zero, zero], [zero, sy, zero], [zero, zero, one]])
+    if op.name in ("rotate", "rot90"):
+        if op.name == "rotate":
+            angle = _symmetric(u[:, 0], op.args[0] * 2.0 * math.pi)
+        else:
+            angle = tf.floor(u[:, 0] * 4.0) * (math.pi / 2.0)
+        cos, sin = tf.cos(angle), tf.sin(angle)
+        return _affine([[cos, -sin, zero], [sin, cos, zero], [zero, zero, one]])
+    if op.name in ("zoom", "central_crop"):
+        scale = 1.0 + _symmetric(u[:, 0], op.args[0]) if op.name == "zoom" else op.args[0] * one
+        return _affine([[scale, zero, zero], [zero, scale, zero], [zero, zero, one]])
+    # crop(n): pad n // 2 before and the rest after, crop at a random offset in
+    # 0..n: an output pixel then shows the input pixel offset - n // 2 away.
+    pad = int(op.args[0])
+    shift = tf.floor(u * (pad + 1.0)) - float(pad // 2)
+    return _affine([[one, zero, shift[:, 0]], [zero, one, shift[:, 1]], [zero, zero, one]])
+
+
+def geometry(ops: tuple[Op, ...], draws: list[tf.Tensor], size: int) -> tf.Tensor:
+    """One output-to-input matrix [batch, 3, 3] per image, composing every geometric op."""
+    one = tf.ones_like(draws[0][:, 0])
+    zero = tf.zeros_like(one)
+    centre = (size - 1.0) / 2.0
+    matrix = _affine([[one, zero, centre * one], [zero, one, centre * one], [zero, zero, one]])
+    for op, u in zip(ops, draws, strict=True):
+        matrix = tf.linalg.matmul(matrix, _geometric_step(op, u, one, zero))
     to_centre = _affine([[one, zero, -centre * one], [zero, one, -centre * one], [zero, zero, one]])
-    from_centre = _affine([[one, zero, centre * one], [zero, one, centre * one], [zero, zero, one]])
-    return tf.linalg.matmul(tf.linalg.matmul(from_centre, matrix), to_centre)
+    return tf.linalg.matmul(matrix, to_centre)
 
 
-def _random_sign(seed, batch: int) -> tf.Tensor:
-    coin = tf.random.stateless_uniform([batch], seed) < 0.5
-    return tf.where(coin, -1.0, 1.0)
-
-
-# Luma weights of tf.image.rgb_to_grayscale.
-_LUMA = (0.2989, 0.5870, 0.1140)
-
-
-def _colour_affine(ops, seeds, batch, channel_mean):
+def colour(ops: tuple[Op, ...], draws: list[tf.Tensor], channel_mean: tf.Tensor):
     """Compose the colour ops into one per-image affine map on RGB: x -> A x + b.
 
-    Every colour op is affine in the pixel values (contrast around the image's
-    own channel means, brightness, saturation and grayscale as a channel mix,
-    invert), so a chain of them is one 3x3 matrix and one bias per image, applied
-    in a single batched matmul and clipped to [0, 1] once at the end. The mean
-    that contrast pivots on is tracked through the chain exactly.
+    Contrast pivots on the image's own channel means, tracked through the chain
+    exactly, so the chain is one 3x3 matrix and one bias per image.
     """
+    batch = tf.shape(channel_mean)[0]
     eye = tf.eye(3, batch_shape=[batch])
     luma = tf.constant([_LUMA] * 3)  # every output channel takes the luma of the input
     matrix, bias = eye, tf.zeros([batch, 3])
-    for op, seed in zip(ops, seeds, strict=True):
+    for op, u in zip(ops, draws, strict=True):
+        u = u[:, 0]
         if op.name == "contrast":
-            factor = tf.random.stateless_uniform([batch], seed, 1.0 - op.args[0], 1.0 + op.args[0])[:, None]
+            factor = (1.0 + _symmetric(u, op.args[0]))[:, None]
             mean = tf.linalg.matvec(matrix, channel_mean) + bias
             matrix = factor[:, :, None] * matrix
             bias = factor * bias + (1.0 - factor) * mean
-            continue
-        if op.name == "brightness":
-            bias = bias + tf.random.stateless_uniform([batch], seed, -op.args[0], op.args[0])[:, None]
-            continue
-        if op.name == "saturation":
-            amount = tf.random.stateless_uniform([batch], seed, op.args[0], op.args[1])
-        else:  # grayscale and invert happen to an image with probability p
-            chosen = tf.random.stateless_uniform([batch], seed) < op.args[0]
-            if op.name == "invert":
-                sign = tf.where(chosen, -1.0, 1.0)[:, None]
-                matrix = sign[:, :, None] * matrix
-                bias = sign * bias + tf.cast(chosen, tf.float32)[:, None]
-                continue
-            amount = tf.where(chosen, 0.0, 1.0)
-        mix = amount[:, None, None] * eye + (1.0 - amount)[:, None, None] * luma
-        matrix = tf.linalg.matmul(mix, matrix)
-        bias = tf.linalg.matvec(mix, bias)
+        elif op.name == "brightness":
+            bias = bias + _symmetric(u, op.args[0])[:, None]
+        elif op.name == "invert":
+            chosen = u < op.args[0]
+            sign = tf.where(chosen, -1.0, 1.0)[:, None]
+            matrix = sign[:, :, None] * matrix
+            bias = sign * bias + tf.cast(chosen, tf.float32)[:, None]
+        else:  # saturation and grayscale mix each pixel towards its luma
+            if op.name == "saturation":
+                amount = op.args[0] + u * (op.args[1] - op.args[0])
+            else:
+                amount = tf.where(u < op.args[0], 0.0, 1.0)
+            mix = amount[:, None, None] * eye + (1.0 - amount)[:, None, None] * luma
+            matrix = tf.linalg.matmul(mix, matrix)
+            bias = tf.linalg.matvec(mix, bias)
     return matrix, bias
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, spec: str | tuple[Op, ...]) -> tf.Tensor:
-    """Augment a float batch [batch, h, w, 3] in [0, 1]; same shape and range out.
+def augment_batch(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]) -> tf.Tensor:
+    """Augment uint8 [batch, size, size, 3]; float32 in [0, 1] out, same shape.
 
-    `seed` is a shape-[2] integer tensor; each image gets its own draw.
+    `keys` (int64 [batch], `random_hash.filename_key`) and `epoch` (int64, a
+    scalar or [batch]) pick each image's draws, with the run's `seed`.
     """
-    ops = parse_spec(spec) if isinstance(spec, str) else spec
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=max(len(ops), 1))
-    geometric = [(op, seeds[i]) for i, op in enumerate(ops) if op.name in _GEOMETRIC]
+    size = images.shape[1]
+    base = random_hash.image_base(keys, epoch, seed)
+    u = random_hash.uniforms(base, _DRAWS_PER_OP * max(len(ops), 1))
+    draws = [u[:, _DRAWS_PER_OP * i : _DRAWS_PER_OP * (i + 1)] for i in range(len(ops))]
+    geometric = [i for i, op in enumerate(ops) if op.name in _GEOMETRIC]
+    colours = [i for i, op in enumerate(ops) if op.name in _COLOUR]
     if geometric:
-        batch = tf.shape(images)[0]
-        height, width = tf.shape(images)[1], tf.shape(images)[2]
-        tf.debugging.assert_equal(height, width, message="augmentation expects square images")
-        matrix = _geometry([op for op, _ in geometric], batch, height, [s for _, s in geometric])
-        matrix = matrix / matrix[:, 2:3, 2:3]
-        transforms = tf.reshape(matrix, [-1, 9])[:, :8]
-        images = tf.raw_ops.ImageProjectiveTransformV3(
-            images=images,
-            transforms=transforms,
-            output_shape=tf.stack([height, width]),
-            fill_value=0.0,
-            interpolation="BILINEAR",
-            fill_mode="REFLECT",
-        )
-    colour = [(op, seeds[i]) for i, op in enumerate(ops) if op.name in _COLOUR]
-    if colour:
-        shape = tf.shape(images)
-        flat = tf.reshape(images, [shape[0], -1, 3])
-        matrix, bias = _colour_affine(
-            [op for op, _ in colour], [s for _, s in colour], shape[0], tf.reduce_mean(flat, axis=1)
-        )
-        flat = tf.linalg.matmul(flat, matrix, transpose_b=True) + bias[:, None, :]
-        images = tf.reshape(tf.clip_by_value(flat, 0.0, 1.0), shape)
-    return images
+        matrix = geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], size)
+        pixels = warp.warp_bilinear(images, matrix)
+    else:
+        pixels = tf.cast(images, tf.float32)
+    pixels = pixels * (1.0 / 255.0)
+    if not colours:
+        return pixels
+    # The contrast pivot: channel means of the image before the warp. Taking them
+    # after it would need a second pass over the output (half the speed, measured).
+    mean = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2]) * (1.0 / 255.0)
+    matrix, bias = colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
+    return warp.apply_colour(pixels, matrix, bias)
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmenter:
+    """`augment_batch` for one spec and seed, XLA-compiled when `path == "xla"`."""
+
+    fn: object
+    path: str
+    reason: str = ""
+
+    def __call__(self, images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor) -> tf.Tensor:
+        return self.fn(images, keys, epoch)
+
+
+def make_augmenter(spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True) -> Augmenter:
+    """Compile the chain with XLA, or fall back to plain TensorFlow and log why.
+
+    The XLA path is tried on a two-image batch right away, so a machine where
+    XLA cannot compile fails over here, not inside the training loop.
+    """
+    ops = parse_spec(spec) if isinstance(spec, str) else tuple(spec)
+
+    def run(images, keys, epoch):
+        return augment_batch(images, keys, epoch, seed, ops)
+
+    signature = [
+        tf.TensorSpec([None, size, size, 3], tf.uint8),
+        tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None], tf.int64),
+    ]
+    plain = tf.function(run, input_signature=signature)
+    if not xla:
+        return Augmenter(plain, "fallback", "XLA turned off")
+    compiled = tf.function(run, input_signature=signature, jit_compile=True)
+    try:
+        compiled(tf.zeros([2, size, size, 3], tf.uint8), tf.constant([1, 2], tf.int64), tf.zeros([2], tf.int64))
+    except (tf.errors.OpError, ValueError, NotImplementedError) as err:
+        reason = " ".join(str(getattr(err, "message", err)).split())[:300]
+        logging.getLogger(__name__).warning("augmentation: XLA cannot compile here (%s); using plain TF", reason)
+        return Augmenter(plain, "fallback", reason)
+    return Augmenter(compiled, "xla")

@@ -23,7 +23,9 @@ RUN_FN = "components.trainer.run_fn"
 # goes into the component's settings: editing the code reruns the component.
 EXAMPLE_GEN_MODULES = ("example_gen", "sources", "image_check", "labels")
 TRANSFORM_MODULES = ("preprocessing",)
-TRAINER_MODULES = ("trainer", "augment", "model", "serving", "preprocessing", "reports")
+TRAINER_MODULES = (
+    "trainer", "input_pipeline", "augment", "random_hash", "warp", "model", "serving", "preprocessing", "reports",
+)
 
 
 def code_fingerprint(modules: tuple[str, ...]) -> str:
@@ -52,7 +54,6 @@ class RunConfig:
     max_pixels: int = image_check.DEFAULT_MAX_PIXELS
     schema_dir: str = SCHEMA_DIR
     beam_args: list[str] = dataclasses.field(default_factory=list)
-    transform_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
     pipeline_name: str = PIPELINE_NAME
     tfds_data_dir: str | None = None
     precision: str = "auto"

@@ -111,26 +111,25 @@ def create_pipeline(
     )
     if stop_after == "AnomaliesGate":
         return tfx.dsl.Pipeline(components=ingest_components, **pipeline_args)
+    # ExampleGen's JPEG bytes stay the only copy of the data: Transform writes the
+    # graph (decode, resize, rescale) and no examples, and the Trainer's input
+    # applies that graph to the raw examples once, caching the result. With no
+    # analyzer and no statistics, TFX runs it in place, without a Beam pass.
     transform = tfx.components.Transform(
         examples=examples_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         custom_config={"code_fingerprint": configs.code_fingerprint(configs.TRANSFORM_MODULES)},
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval", "test"]),
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=[]),
+        materialize=False,
+        disable_statistics=True,
     )
     transform.add_upstream_node(gate)
-    if not config.beam_args and config.transform_workers > 1:
-        # Measured on the full archive (docs/benchmarks.md): Transform's decode and
-        # resize run 1.4x faster in one worker process per core, while ExampleGen and
-        # StatisticsGen are faster in-process. Any --beam-arg replaces this default.
-        transform.with_beam_pipeline_args(
-            ["--direct_running_mode=multi_processing", f"--direct_num_workers={config.transform_workers}"]
-        )
     if stop_after == "Transform":
         return tfx.dsl.Pipeline(components=ingest_components + [transform], **pipeline_args)
     trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn=configs.RUN_FN,
-        examples=transform.outputs["transformed_examples"],
+        examples=examples_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),

@@ -94,27 +94,24 @@ def test_pushed_model_serves_raw_bytes_from_a_fresh_process(first_run):
     np.testing.assert_allclose(result["after_errors"][0], probs[0], atol=1e-6)  # still serving
 
 
-def test_serving_transform_equals_what_transform_materialized(first_run):
-    """No training/serving skew: the served preprocessing is the Transform graph."""
+def test_serving_transform_is_the_transform_graph(first_run):
+    """No training/serving skew: the served preprocessing is the Transform graph itself."""
+    import tensorflow_transform as tft
+
     config, summary = first_run
-    transformed_dir = glob.glob(os.path.join(config.pipeline_root, "Transform", "transformed_examples", "*"))[0]
+    graph_dir = glob.glob(os.path.join(config.pipeline_root, "Transform", "transform_graph", "*"))[0]
     raw_dir = glob.glob(os.path.join(config.pipeline_root, "FileBasedExampleGen", "examples", "*"))[0]
     model = tf.saved_model.load(summary["pushed_model"])
     raw = [r.numpy() for r in tf.data.TFRecordDataset(glob.glob(os.path.join(raw_dir, "Split-eval", "*")), "GZIP")]
     served = model.signatures["transform_features"](examples=tf.constant(raw))["image_xf"].numpy()
-    materialized = []
-    for record in tf.data.TFRecordDataset(glob.glob(os.path.join(transformed_dir, "Split-eval", "*")), "GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
-        materialized.append(np.array(example.features.feature["image_xf"].float_list.value).reshape(180, 180, 3))
-    assert len(materialized) == len(served) == summary["counts"]["eval"]
-    matches = []
-    for image in served:
-        distances = [np.abs(image - m).max() for m in materialized]
-        assert min(distances) < 1e-6
-        matches.append(int(np.argmin(distances)))
-    # And the served probabilities are the model's own on what Transform materialized.
+    tft_output = tft.TFTransformOutput(graph_dir)
+    parsed = tf.io.parse_example(tf.constant(raw), tft_output.raw_feature_spec())
+    graph = tft_output.transform_raw_features(parsed)["image_xf"].numpy()
+    assert served.shape == graph.shape == (summary["counts"]["eval"], 180, 180, 3)
+    np.testing.assert_allclose(served, graph, atol=1e-6)
+    # And the served probabilities are the model's own on those pixels.
     probabilities = model.signatures["serving_default"](examples=tf.constant(raw))["probabilities"].numpy()
-    logits = model(tf.constant(np.stack([materialized[i] for i in matches]), tf.float32), training=False)
+    logits = model(tf.constant(graph), training=False)
     np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""The Trainer's input pipeline and its multi-device path, on what Transform wrote."""
+"""The Trainer's input pipeline and its multi-device path, on ExampleGen's examples."""
 
 import glob
 import json
@@ -10,64 +10,91 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import augment, trainer
+from components import augment, input_pipeline
 
 
-def _transform_outputs(config):
+def _artifacts(config):
     root = config.pipeline_root
-    examples = glob.glob(os.path.join(root, "Transform", "transformed_examples", "*"))[0]
+    examples = glob.glob(os.path.join(root, "FileBasedExampleGen", "examples", "*"))[0]
     graph = glob.glob(os.path.join(root, "Transform", "transform_graph", "*"))[0]
     return examples, graph
 
 
-def _config(**kwargs):
-    return trainer.TrainConfig(class_names=("a", "b", "c", "d", "e"), batch_size=8, **kwargs)
+def _inputs(**kwargs):
+    return input_pipeline.InputConfig(**{"batch_size": 8, **kwargs})
+
+
+def _train(first_run, split="train", n=None, **kwargs):
+    examples, graph = _artifacts(first_run[0])
+    files = os.path.join(examples, f"Split-{split}", "*")
+    count = input_pipeline.count_records(files)
+    dataset = input_pipeline.train_dataset(files, tft.TFTransformOutput(graph), _inputs(**kwargs), count)
+    return count, dataset if n is None else [(x.numpy(), y.numpy()) for x, y in dataset.take(n)]
+
+
+def test_transform_materializes_nothing(first_run):
+    """ExampleGen's JPEG bytes are the only copy of the data on disk."""
+    root = first_run[0].pipeline_root
+    assert glob.glob(os.path.join(root, "Transform", "transform_graph", "*"))
+    assert not glob.glob(os.path.join(root, "Transform", "transformed_examples", "*", "Split-*", "*"))
 
 
 def test_train_batches_are_augmented_and_seeded(first_run):
-    examples, graph = _transform_outputs(first_run[0])
-    spec = tft.TFTransformOutput(graph).transformed_feature_spec()
-    train = os.path.join(examples, "Split-train", "*")
-
-    def batches(config, n=3):
-        return [x.numpy() for x, _ in trainer.make_dataset(train, spec, config, training=True).take(n)]
-
-    first = batches(_config(seed=1, augmentation=augment.FULL_SPEC))
-    again = batches(_config(seed=1, augmentation=augment.FULL_SPEC))
-    other = batches(_config(seed=2, augmentation=augment.FULL_SPEC))
-    plain = batches(_config(seed=1, augmentation=""))
-    for a, b in zip(first, again, strict=False):
+    _, first = _train(first_run, n=3, seed=1, augmentation=augment.FULL_SPEC)
+    _, again = _train(first_run, n=3, seed=1, augmentation=augment.FULL_SPEC)
+    _, other = _train(first_run, n=3, seed=2, augmentation=augment.FULL_SPEC)
+    _, plain = _train(first_run, n=3, seed=1, augmentation="")
+    for (a, la), (b, lb) in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert not np.allclose(first[0], other[0])
-    assert first[0].shape == (8, 180, 180, 3)
-    assert all(b.min() >= 0.0 and b.max() <= 1.0 for b in first)
+        np.testing.assert_array_equal(la, lb)
+    assert not np.allclose(first[0][0], other[0][0])
+    assert first[0][0].shape == (8, 180, 180, 3) and first[0][0].dtype == np.float32
+    assert all(x.min() >= 0.0 and x.max() <= 1.0 for x, _ in first)
     # Same shuffle (same seed), so the augmentation alone makes the difference.
-    assert not np.allclose(first[0], plain[0])
+    np.testing.assert_array_equal(first[0][1], plain[0][1])
+    assert not np.allclose(first[0][0], plain[0][0])
 
 
-def test_epochs_differ(first_run):
-    """The training stream repeats forever; an epoch later, the same photos look different."""
-    examples, graph = _transform_outputs(first_run[0])
-    spec = tft.TFTransformOutput(graph).transformed_feature_spec()
-    train = os.path.join(examples, "Split-train", "*")
-    count = trainer.count_records(train)
-    config = trainer.TrainConfig(class_names=(), batch_size=count, seed=3, shuffle_buffer=1,
-                                 augmentation="flip(horizontal_and_vertical)|rotate(0.2)")
-    epoch1, epoch2 = [x.numpy() for x, _ in trainer.make_dataset(train, spec, config, training=True).take(2)]
-    assert epoch1.shape[0] == count == first_run[1]["counts"]["train"]
-    assert np.abs(epoch1 - epoch2).mean() > 0.01
+def test_each_epoch_is_one_pass_and_looks_different(first_run):
+    """No shuffle: batch k of epoch 1 holds the photos of batch k of epoch 0, augmented anew."""
+    count, dataset = _train(first_run, shuffle_buffer=1, seed=3, batch_size=1, augmentation=augment.DEFAULT_SPEC)
+    batches = [(x.numpy(), y.numpy()) for x, y in dataset.take(2 * count)]
+    labels = np.concatenate([y for _, y in batches])
+    assert count == first_run[1]["counts"]["train"]
+    np.testing.assert_array_equal(labels[:count], labels[count:])
+    images = np.concatenate([x for x, _ in batches])
+    assert np.abs(images[:count] - images[count:]).mean() > 0.01
 
 
-def test_eval_is_never_augmented(first_run):
-    examples, graph = _transform_outputs(first_run[0])
-    spec = tft.TFTransformOutput(graph).transformed_feature_spec()
+def test_training_pixels_equal_served_pixels_within_one_level(first_run):
+    """The uint8 cache is within 0.5/255 of what the served model's Transform graph computes."""
+    config, summary = first_run
+    examples, _ = _artifacts(config)
+    count, dataset = _train(first_run, split="eval", shuffle_buffer=1, batch_size=1, augmentation="")
+    trained = np.concatenate([x.numpy() for x, _ in dataset.take(count)])
+    raw = [r.numpy() for r in tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-eval", "*")), "GZIP")]
+    model = tf.saved_model.load(summary["pushed_model"])
+    served = model.signatures["transform_features"](examples=tf.constant(raw))["image_xf"].numpy()
+    assert trained.shape == served.shape == (summary["counts"]["eval"], 180, 180, 3)
+    assert np.abs(trained - served).max() <= 0.5 / 255 + 1e-6
+
+
+def test_eval_is_never_augmented_and_file_cache_equals_memory(first_run, tmp_path):
+    examples, graph = _artifacts(first_run[0])
     pattern = os.path.join(examples, "Split-eval", "*")
-    with_aug = trainer.make_dataset(pattern, spec, _config(augmentation=augment.FULL_SPEC), training=False)
-    without = trainer.make_dataset(pattern, spec, _config(augmentation=""), training=False)
-    a = np.concatenate([x.numpy() for x, _ in with_aug])
-    b = np.concatenate([x.numpy() for x, _ in without])
-    assert a.shape[0] == first_run[1]["counts"]["eval"]
+    tft_output = tft.TFTransformOutput(graph)
+    count = input_pipeline.count_records(pattern)
+    memory = input_pipeline.eval_dataset(pattern, tft_output, _inputs(augmentation=augment.FULL_SPEC), count)
+    on_disk = input_pipeline.eval_dataset(
+        pattern, tft_output, _inputs(cache="file", cache_dir=str(tmp_path / "cache")), count
+    )
+    a = np.concatenate([x.numpy() for x, _ in memory])
+    b = np.concatenate([x.numpy() for x, _ in on_disk])
+    again = np.concatenate([x.numpy() for x, _ in on_disk])  # the second pass reads the file cache
+    assert a.shape[0] == count == first_run[1]["counts"]["eval"]
     np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(b, again)
+    assert glob.glob(str(tmp_path / "cache" / "eval*"))
 
 
 MULTI_DEVICE = r"""
@@ -95,7 +122,7 @@ print(json.dumps(json.load(open(os.path.join(out, "run", "metrics.json")))))
 
 def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_run, tmp_path):
     """The code a multi-GPU machine runs: MirroredStrategy, mixed precision, export."""
-    examples, graph = _transform_outputs(first_run[0])
+    examples, graph = _artifacts(first_run[0])
     out = subprocess.run(
         [sys.executable, "-c", MULTI_DEVICE, examples, graph, str(tmp_path), "mixed_bfloat16"],
         check=True, capture_output=True, text=True,
@@ -104,7 +131,8 @@ def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_r
     assert metrics["replicas"] == 2
     assert metrics["precision"] == "mixed_bfloat16"
     assert np.isfinite(metrics["history"]["loss"][0])
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["train_examples"] == first_run[1]["counts"]["train"]
+    assert metrics["augment_path"] == "xla"
     model = tf.saved_model.load(str(tmp_path / "serving"))
     probabilities = model.signatures["serving_images"](
         image_bytes=tf.constant([open(glob.glob(os.path.join(first_run[0].data, "roses", "*"))[0], "rb").read()])

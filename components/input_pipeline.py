@@ -1,0 +1,166 @@
+"""The Trainer's tf.data input: the tutorial's `prepare(ds, shuffle, augment)`.
+
+ExampleGen's JPEG bytes are the only copy of the data on disk (Transform
+materializes nothing). The input reads them in parallel, applies the Transform
+graph itself (`transform_features_layer()`: decode, resize, rescale, exactly as
+the serving model does), and keeps the result as uint8 in a cache, a quarter
+of float32's size; the rounding is within 0.5/255 of the served pixels. From
+the second epoch on, training reads the cache: shuffle, batch, one augmentation
+pass per batch (`components.augment`, XLA-compiled), prefetch.
+
+Every element carries its filename's hash key, and every training image its
+epoch, so its augmentation depends on (seed, image, epoch) alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from components import augment, preprocessing, random_hash
+
+AUTOTUNE = tf.data.AUTOTUNE
+FILENAME_KEY = "filename"
+_TRANSFORM_BATCH = 32
+_PIXELS = preprocessing.IMAGE_SIZE * preprocessing.IMAGE_SIZE * 3
+
+
+@dataclasses.dataclass(frozen=True)
+class InputConfig:
+    """What shapes the training input; the Trainer's TrainConfig fills it."""
+
+    batch_size: int = 32
+    seed: int = 42
+    augmentation: str = augment.DEFAULT_SPEC
+    shuffle_buffer: int = 0  # 0: the whole split
+    cache: str = "auto"  # auto (memory if it fits, else a file), memory, file, none
+    cache_dir: str = ""
+    xla: bool = True
+    parallel_reads: int = 4
+
+
+def list_files(pattern_or_list) -> list[str]:
+    patterns = [pattern_or_list] if isinstance(pattern_or_list, str) else list(pattern_or_list)
+    files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
+    if not files:
+        raise FileNotFoundError(f"no examples match {patterns}")
+    return files
+
+
+def count_records(files) -> int:
+    dataset = tf.data.TFRecordDataset(list_files(files), compression_type="GZIP")
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def read_records(files, parallel_reads: int) -> tf.data.Dataset:
+    """Serialized examples from all files, read `parallel_reads` files at a time."""
+    files = list_files(files)
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
+        cycle_length=max(1, min(parallel_reads, len(files))),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def to_uint8(pixels: tf.Tensor) -> tf.Tensor:
+    """float [0, 1] to uint8, rounded: within 0.5/255 of the input."""
+    return tf.cast(tf.round(tf.clip_by_value(pixels, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def to_float(pixels: tf.Tensor) -> tf.Tensor:
+    return tf.cast(pixels, tf.float32) * (1.0 / 255.0)
+
+
+def transform_batch_fn(tft_output):
+    """serialized [n] -> (uint8 [n, 180, 180, 3], label [n], key [n]) via the Transform graph."""
+    layer = tft_output.transform_features_layer()
+    spec = tft_output.raw_feature_spec()
+
+    def transform(serialized):
+        raw = tf.io.parse_example(serialized, spec)
+        transformed = layer(raw)
+        pixels = to_uint8(transformed[preprocessing.TRANSFORMED_IMAGE_KEY])
+        labels = tf.reshape(transformed[preprocessing.LABEL_KEY], [-1])
+        keys = random_hash.filename_key(tf.reshape(raw[FILENAME_KEY], [-1]))
+        return pixels, labels, keys
+
+    return transform
+
+
+def transformed(records: tf.data.Dataset, tft_output) -> tf.data.Dataset:
+    """Unbatched (uint8 image, label, key) from serialized raw examples."""
+    return records.batch(_TRANSFORM_BATCH).map(transform_batch_fn(tft_output), num_parallel_calls=AUTOTUNE).unbatch()
+
+
+def fits_in_memory(examples: int, share: float = 0.5) -> bool:
+    """Whether `examples` uint8 images fit in `share` of the memory available now."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return False
+    return examples * _PIXELS < share * available
+
+
+def cached(dataset: tf.data.Dataset, examples: int, config: InputConfig, name: str) -> tf.data.Dataset:
+    """Cache in memory, or in a file under `cache_dir` when memory would not hold it."""
+    mode = config.cache
+    if mode == "auto":
+        mode = "memory" if fits_in_memory(examples) or not config.cache_dir else "file"
+    if mode == "memory":
+        return dataset.cache()
+    if mode == "file":
+        if not config.cache_dir:
+            raise ValueError("a file cache needs cache_dir")
+        tf.io.gfile.makedirs(config.cache_dir)
+        return dataset.cache(os.path.join(config.cache_dir, name))
+    return dataset
+
+
+def shuffle_buffer(config: InputConfig, examples: int) -> int:
+    return config.shuffle_buffer if config.shuffle_buffer > 0 else max(examples, 1)
+
+
+def train_dataset(files, tft_output, config: InputConfig, examples: int, augmenter=None) -> tf.data.Dataset:
+    """Endless batches of (float32 images [b, 180, 180, 3] in [0, 1], labels [b]), augmented.
+
+    Each pass over the cache is one epoch: shuffled anew, and every image's
+    draws keyed by its epoch (element index // examples).
+    """
+    augmenter = augmenter or make_augmenter(config)
+    dataset = transformed(read_records(files, config.parallel_reads), tft_output)
+    dataset = cached(dataset, examples, config, "train")
+    dataset = dataset.shuffle(shuffle_buffer(config, examples), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.repeat().enumerate()
+    dataset = dataset.map(lambda index, element: (*element, index // max(examples, 1)))
+    dataset = dataset.batch(config.batch_size, drop_remainder=True)
+
+    def augment_batch(images, labels, keys, epochs):
+        return augmenter(images, keys, epochs), labels
+
+    return dataset.map(augment_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = None, name: str = "eval"):
+    """One pass of (float32 images, labels) in file order, never augmented."""
+    dataset = transformed(read_records(files, config.parallel_reads), tft_output)
+    if examples is not None:
+        dataset = cached(dataset, examples, config, name)
+    dataset = dataset.batch(config.batch_size)
+    return dataset.map(lambda images, labels, _: (to_float(images), labels)).prefetch(AUTOTUNE)
+
+
+def make_augmenter(config: InputConfig) -> augment.Augmenter:
+    return augment.make_augmenter(config.augmentation, config.seed, preprocessing.IMAGE_SIZE, xla=config.xla)
+
+
+def describe(config: InputConfig, augmenter: augment.Augmenter) -> dict[str, Any]:
+    """What ran, for metrics.json and bench.json."""
+    return {
+        "augmentation": config.augmentation,
+        "augment_path": augmenter.path,
+        "augment_fallback_reason": augmenter.reason,
+    }

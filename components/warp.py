@@ -1,0 +1,76 @@
+"""One bilinear, reflect-filled affine warp and one colour affine, for a batch.
+
+TensorFlow's `ImageProjectiveTransformV3` runs about 400 images/s per core here
+for a 180x180 bilinear warp, and XLA cannot compile it on the CPU. The same
+warp written as index arithmetic and four gathers is plain TensorFlow that XLA
+compiles and fuses with the colour map that follows (docs/benchmarks.md has the
+figures). The source stays uint8: the gathers move a quarter of the bytes
+float32 would, and the interpolation happens in float32 registers.
+
+Conventions: pixel centres sit at integer coordinates; an image spans
+[-0.5, size - 0.5]. Outside it, coordinates are reflected about those edges
+(`d c b a | a b c d | d c b a`, Keras' `fill_mode="reflect"`).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _reflect(coords: tf.Tensor, size: int) -> tf.Tensor:
+    period = 2.0 * size
+    folded = tf.math.floormod(coords + 0.5, period) - 0.5
+    return tf.where(folded > size - 0.5, period - 1.0 - folded, folded)
+
+
+def _snap(coords: tf.Tensor) -> tf.Tensor:
+    """Coordinates within 1e-3 of a pixel centre become exact, so whole-pixel moves
+    (flips, quarter turns, crop shifts) copy pixels instead of blending them."""
+    nearest = tf.round(coords)
+    return tf.where(tf.abs(coords - nearest) < 1e-3, nearest, coords)
+
+
+def warp_bilinear(images: tf.Tensor, matrices: tf.Tensor) -> tf.Tensor:
+    """Warp uint8 [batch, size, size, 3] by output-to-input matrices [batch, 3, 3].
+
+    Returns float32 [batch, size, size, 3] in the source's value range (0-255).
+    The size must be static (it is: Transform fixes it).
+    """
+    batch = tf.shape(images)[0]
+    size = images.shape[1]
+    if size is None or images.shape[2] != size:
+        raise ValueError(f"warp_bilinear needs square images of static size, got {images.shape}")
+    axis = tf.range(size, dtype=tf.float32)
+    ys, xs = tf.meshgrid(axis, axis, indexing="ij")
+    xs, ys = tf.reshape(xs, [1, -1]), tf.reshape(ys, [1, -1])
+    rows = [[matrices[:, r, c][:, None] for c in range(3)] for r in range(2)]
+    source_x = rows[0][0] * xs + rows[0][1] * ys + rows[0][2]
+    source_y = rows[1][0] * xs + rows[1][1] * ys + rows[1][2]
+    sx = _reflect(_snap(source_x), size)
+    sy = _reflect(_snap(source_y), size)
+    x0, y0 = tf.floor(sx), tf.floor(sy)
+    wx, wy = (sx - x0)[..., None], (sy - y0)[..., None]
+    x0i = tf.clip_by_value(tf.cast(x0, tf.int32), 0, size - 1)
+    y0i = tf.clip_by_value(tf.cast(y0, tf.int32), 0, size - 1)
+    x1i = tf.minimum(x0i + 1, size - 1)
+    y1i = tf.minimum(y0i + 1, size - 1)
+
+    def pick(yi, xi):
+        # gather_nd over [batch, size, size, 3] with per-image (y, x) pairs ran
+        # 1.7x faster under XLA here than a gather on the flattened batch.
+        return tf.cast(tf.gather_nd(images, tf.stack([yi, xi], axis=-1), batch_dims=1), tf.float32)
+
+    top_left, top_right = pick(y0i, x0i), pick(y0i, x1i)
+    bottom_left, bottom_right = pick(y1i, x0i), pick(y1i, x1i)
+    top = top_left + (top_right - top_left) * wx
+    bottom = bottom_left + (bottom_right - bottom_left) * wx
+    out = top + (bottom - top) * wy
+    return tf.reshape(out, [batch, size, size, 3])
+
+
+def apply_colour(images: tf.Tensor, matrix: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """x -> clip(A x + b, 0, 1) per pixel, A [batch, 3, 3], b [batch, 3]; clipped once."""
+    shape = tf.shape(images)
+    flat = tf.reshape(images, [shape[0], -1, 3])
+    flat = tf.linalg.matmul(flat, matrix, transpose_b=True) + bias[:, None, :]
+    return tf.reshape(tf.clip_by_value(flat, 0.0, 1.0), shape)
