@@ -226,11 +226,14 @@ class Augmenter:
         return self.fn(images, keys, epoch)
 
 
-def make_augmenter(spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True) -> Augmenter:
+def make_augmenter(
+    spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True, batch_size: int = 2
+) -> Augmenter:
     """Compile the chain with XLA, or fall back to plain TensorFlow and log why.
 
-    The XLA path is tried on a two-image batch right away, so a machine where
-    XLA cannot compile fails over here, not inside the training loop.
+    The XLA path is compiled right away for `batch_size` images, so a machine
+    where XLA cannot compile fails over here, not inside the training loop, and
+    the training batches find the compiled program ready.
     """
     ops = parse_spec(spec) if isinstance(spec, str) else tuple(spec)
 
@@ -247,7 +250,11 @@ def make_augmenter(spec: str | tuple[Op, ...], seed: int, size: int, xla: bool =
         return Augmenter(plain, "fallback", "XLA turned off")
     compiled = tf.function(run, input_signature=signature, jit_compile=True)
     try:
-        compiled(tf.zeros([2, size, size, 3], tf.uint8), tf.constant([1, 2], tf.int64), tf.zeros([2], tf.int64))
+        compiled(
+            tf.zeros([batch_size, size, size, 3], tf.uint8),
+            tf.range(batch_size, dtype=tf.int64),
+            tf.zeros([batch_size], tf.int64),
+        )
     except (tf.errors.OpError, ValueError, NotImplementedError) as err:
         reason = " ".join(str(getattr(err, "message", err)).split())[:300]
         logging.getLogger(__name__).warning("augmentation: XLA cannot compile here (%s); using plain TF", reason)

@@ -154,7 +154,9 @@ def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = 
 
 
 def make_augmenter(config: InputConfig) -> augment.Augmenter:
-    return augment.make_augmenter(config.augmentation, config.seed, preprocessing.IMAGE_SIZE, xla=config.xla)
+    return augment.make_augmenter(
+        config.augmentation, config.seed, preprocessing.IMAGE_SIZE, xla=config.xla, batch_size=config.batch_size
+    )
 
 
 def describe(config: InputConfig, augmenter: augment.Augmenter) -> dict[str, Any]:
