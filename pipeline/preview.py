@@ -24,10 +24,18 @@ def first_photo(data: str) -> tuple[str, bytes]:
 
 
 def augmentation_grid(encoded: bytes, spec: str, seed: int, rows: int = 3, gap: int = 4) -> tf.Tensor:
-    """uint8 [H, W, 3]: rows x rows augmented copies of the photo, white gaps."""
-    image = preprocessing.preprocess_encoded(tf.constant([encoded]))
-    batch = tf.repeat(image, rows * rows, axis=0)
-    out = augment.augment_batch(batch, tf.constant([seed, 0], tf.int64), spec)
+    """uint8 [H, W, 3]: the photo as training sees it in rows x rows epochs, white gaps.
+
+    The photo goes through the Transform step's preprocessing and the uint8
+    cache, then the augmentation of epochs 0, 1, ... with its filename's key.
+    """
+    from components import input_pipeline, random_hash
+
+    image = input_pipeline.to_uint8(preprocessing.preprocess_encoded(tf.constant([encoded])))
+    count = rows * rows
+    batch = tf.repeat(image, count, axis=0)
+    keys = tf.repeat(random_hash.filename_key(tf.constant(["preview"])), count)
+    out = augment.augment_batch(batch, keys, tf.range(count, dtype=tf.int64), seed, augment.parse_spec(spec))
     size = preprocessing.IMAGE_SIZE
     padded = tf.pad(out, [[0, 0], [0, gap], [0, gap], [0, 0]], constant_values=1.0)
     grid = tf.reshape(padded, [rows, rows, size + gap, size + gap, 3])
