@@ -6,6 +6,9 @@ workers (`image_check`), writes `image` (the file's bytes, untouched), `label`
 and `filename` for every usable photo, and lets the base executor split them
 80/10/10 by a hash of `filename`. Every other file is listed with its reason in
 `ingest_report.json`, written into the examples artifact beside the splits.
+The Beam graph itself is `components.ingest_beam`. The run fails, with the
+report, when too many files are quarantined or fewer than two classes received
+images (`IngestRejectedError`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import image_check, sources
+from components import ingest_beam, limits
+from components.entries import QUARANTINED, SKIPPED
 
 REPORT_FILE = "ingest_report.json"
 _PARTS_DIR = "_ingest_parts"
@@ -32,7 +36,7 @@ DEFAULT_MAX_QUARANTINE_FRACTION = 0.01
 def make_custom_config(
     source: str,
     class_names: list[str] | tuple[str, ...],
-    max_pixels: int = image_check.DEFAULT_MAX_PIXELS,
+    max_pixels: int = limits.MAX_PIXELS,
     max_quarantine_fraction: float = DEFAULT_MAX_QUARANTINE_FRACTION,
     tfds_data_dir: str | None = None,
     code_fingerprint: str = "",
@@ -64,149 +68,13 @@ def read_custom_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
     return json_format.MessageToDict(struct)
 
 
-def _bytes_feature(value: bytes) -> tf.train.Feature:
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def make_example(image: bytes, label: int, filename: str) -> tf.train.Example:
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                "image": _bytes_feature(image),
-                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-                "filename": _bytes_feature(filename.encode("utf-8")),
-            }
-        )
-    )
-
-
-class _CheckImage(beam.DoFn):
-    """Entry + bytes in; a tf.Example out, or a quarantine/skip record."""
-
-    REJECTED = "rejected"
-
-    def __init__(self, class_names: list[str], max_pixels: int):
-        self._labels = {name: i for i, name in enumerate(class_names)}
-        self._max_pixels = max_pixels
-
-    def process(self, item: tuple[sources.Entry, bytes | None]):
-        entry, data = item
-        if entry.verdict is not None:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, entry.verdict, entry.reason))
-            return
-        label = self._labels.get(entry.class_name)
-        if label is None:
-            yield beam.pvalue.TaggedOutput(
-                self.REJECTED,
-                _record(
-                    entry,
-                    sources.QUARANTINED,
-                    f"class folder {entry.class_name!r} is not one of the run's "
-                    f"classes {sorted(self._labels)}",
-                ),
-            )
-            return
-        try:
-            image_check.check_image(data, self._max_pixels)
-        except image_check.NotAnImageError as err:
-            beam.metrics.Metrics.counter("ingest", "quarantined").inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, sources.QUARANTINED, str(err)))
-            return
-        beam.metrics.Metrics.counter("ingest", "ingested").inc()
-        yield make_example(data, label, entry.filename)
-
-
-def _record(entry: sources.Entry, verdict: str, reason: str) -> dict[str, str]:
-    return {"verdict": verdict, "path": entry.path, "reason": reason}
-
-
-def _read_folder_item(entry: sources.Entry, root: str) -> tuple[sources.Entry, bytes | None]:
-    if entry.verdict is not None:
-        return entry, None
-    return entry, sources.read_folder_file(root, entry)
-
-
-def iter_tfds(name: str, data_dir: str | None):
-    """(Entry, bytes) for every example of a TFDS image-classification dataset.
-
-    Uses the real builder: `download_and_prepare`, then `as_dataset` with the
-    image left encoded (`SkipDecoding`), so the bytes are the photo's own. TFDS
-    does not keep the original file names, so `filename` is
-    `<class>/<first 16 hex digits of the bytes' SHA-256>.<format>`: stable for a
-    photo, so its split never moves.
-    """
-    import hashlib
-
-    import tensorflow_datasets as tfds
-
-    builder = tfds.builder(name, data_dir=data_dir or None)
-    builder.download_and_prepare()
-    names = builder.info.features["label"].names
-    dataset = builder.as_dataset(
-        split="train", decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False
-    )
-    for index, record in enumerate(dataset.as_numpy_iterator()):
-        data = bytes(record["image"])
-        class_name = names[int(record["label"])]
-        try:
-            fmt = image_check.read_header(data).format
-        except image_check.NotAnImageError:
-            fmt = "bin"
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        filename = f"{class_name}/{digest}.{fmt.replace('jpeg', 'jpg')}"
-        yield sources.Entry(f"{name}/train/{index}", filename=filename), data
-
-
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str):
-    """Reads the source named in the custom config; rejected files go to a side file."""
-    config = read_custom_config(exec_properties)
-    source = config["source"]
-    class_names = list(config["class_names"])
-    if sources.is_tfds(source):
-        items = pipeline | "ReadTfds" >> beam.Create(
-            list(iter_tfds(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir")))
-        )
-    elif sources.is_archive(source):
-        root = sources.archive_root(source)
-        items = (
-            pipeline
-            | "Archive" >> beam.Create([source])
-            | "ReadArchive" >> beam.FlatMap(lambda path: sources.iter_archive(path, root, with_bytes=True))
-        )
-    else:
-        entries = list(sources.iter_folder(source))
-        items = (
-            pipeline
-            | "ListFolder" >> beam.Create(entries)
-            | "ReadFiles" >> beam.Map(_read_folder_item, source)
-        )
-    _ = (
-        items
-        | "CountSeen" >> beam.combiners.Count.Globally()
-        | "SeenToJson" >> beam.Map(lambda n: json.dumps({"files_seen": n}))
-        | "WriteSeen"
-        >> beam.io.WriteToText(os.path.join(exec_properties["_parts_dir"], "seen"), file_name_suffix=".jsonl")
+    """Reads the source named in the custom config; rejected files go to side files."""
+    return ingest_beam.images_to_examples(
+        pipeline, read_custom_config(exec_properties), exec_properties["_parts_dir"]
     )
-    results = (
-        items
-        # Break fusion so the decode checks spread over the workers.
-        | "Spread" >> beam.Reshuffle()
-        | "CheckImages"
-        >> beam.ParDo(_CheckImage(class_names, int(config["max_pixels"]))).with_outputs(
-            _CheckImage.REJECTED, main="examples"
-        )
-    )
-    _ = (
-        results[_CheckImage.REJECTED]
-        | "RejectedToJson" >> beam.Map(json.dumps, sort_keys=True)
-        | "WriteRejected"
-        >> beam.io.WriteToText(
-            os.path.join(exec_properties["_parts_dir"], "rejected"), file_name_suffix=".jsonl"
-        )
-    )
-    return results["examples"]
 
 
 def _count_classes(example_split: beam.PCollection, split: str, parts_dir: str) -> None:
@@ -246,6 +114,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         check_quarantine(report, float(config["max_quarantine_fraction"]))
+        check_classes(report)
 
 
 def _read_jsonl(pattern: str) -> list[dict[str, Any]]:
@@ -263,8 +132,8 @@ def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str])
     for row in _read_jsonl(os.path.join(parts_dir, "counts-*")):
         ingested[row["split"]][class_names[row["label"]]] = row["count"]
     rejected = sorted(_read_jsonl(os.path.join(parts_dir, "rejected*")), key=lambda r: r["path"])
-    quarantined = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == sources.QUARANTINED]
-    skipped = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == sources.SKIPPED]
+    quarantined = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == QUARANTINED]
+    skipped = [{"path": r["path"], "reason": r["reason"]} for r in rejected if r["verdict"] == SKIPPED]
     total_ingested = sum(sum(per_class.values()) for per_class in ingested.values())
     return {
         "data": config["source"],
@@ -274,15 +143,25 @@ def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str])
         "ingested_total": total_ingested,
         "quarantined": quarantined,
         "skipped": skipped,
+        "duplicates": sum(1 for r in rejected if r.get("duplicate")),
     }
 
 
-class TooManyQuarantinedError(RuntimeError):
-    """Raised with the whole ingest report, since a failed run publishes no artifact."""
+class IngestRejectedError(RuntimeError):
+    """The data cannot make a run; carries the whole ingest report, since a
+    failed run publishes no artifact."""
 
     def __init__(self, message: str, report: dict[str, Any]):
         super().__init__(message)
         self.report = report
+
+
+class TooManyQuarantinedError(IngestRejectedError):
+    """More than the allowed share of the candidate images were bad."""
+
+
+class TooFewClassesError(IngestRejectedError):
+    """Fewer than two classes received images: nothing to tell apart."""
 
 
 def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
@@ -298,6 +177,27 @@ def check_quarantine(report: dict[str, Any], max_fraction: float) -> None:
             f"{len(bad)} of {candidates} files quarantined ({fraction:.1%}), above the "
             f"{max_fraction:.1%} limit. First ones:\n{first}\n"
             "Fix or remove these files, or raise --max-quarantined.",
+            report,
+        )
+
+
+def check_classes(report: dict[str, Any]) -> None:
+    """Fail when fewer than two classes received images.
+
+    Counts what was ingested, not the class names: a `daisy/`-only flower
+    folder gets all five tf_flowers names but holds one class.
+    """
+    per_class: dict[str, int] = {}
+    for split in report["ingested"].values():
+        for name, count in split.items():
+            per_class[name] = per_class.get(name, 0) + count
+    found = {name: n for name, n in per_class.items() if n > 0}
+    if len(found) < 2:
+        listed = ", ".join(f"{name}: {n} images" for name, n in sorted(found.items())) or "none"
+        noun = "class" if len(found) == 1 else "classes"
+        raise TooFewClassesError(
+            f"{len(found)} {noun} with images ({listed}), but a classifier needs at least two: "
+            "add photos as <root>/<class>/<image file> for two or more classes.",
             report,
         )
 

@@ -4,8 +4,10 @@ Content decides, never the file name: a PNG named `photo.jpg` is a PNG and is
 accepted; a text file named `photo.jpg` is quarantined as a text file. The image
 header is read before anything is decoded, so a file that claims 30000x30000
 pixels is refused at the cost of reading a few bytes (a decompression bomb costs
-nothing). Only then is the image really decoded, once, the way Transform will
-decode it, so that nothing reaching Transform can fail there.
+nothing). A GIF's frames are counted from its block structure, since
+TensorFlow decodes every frame even when only the first is kept. Only then is
+the image really decoded, once, the way Transform will decode it, so that
+nothing reaching Transform can fail there. The limits are `components.limits`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import dataclasses
 import re
 import struct
 
-# 50 megapixels: larger than any camera photo a classifier is trained on, and
-# small enough that a decode (about 150 MB as RGB uint8) never threatens a worker.
-DEFAULT_MAX_PIXELS = 50_000_000
+from components import limits
 
 # Names of files that ship with image datasets but are not meant to be images.
 # They are skipped (counted, listed) rather than quarantined.
@@ -140,11 +140,12 @@ def _looks_like_text(data: bytes) -> bool:
     return True
 
 
-def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def check_image(data: bytes, max_pixels: int = limits.MAX_PIXELS) -> ImageInfo:
     """Return the header info of a usable image, or raise NotAnImageError.
 
-    Usable means: a format TensorFlow decodes, at most `max_pixels` pixels, and
-    a full decode to 3-channel uint8 (as Transform does it) succeeds.
+    Usable means: a format TensorFlow decodes, at most `max_pixels` decoded
+    pixels (every frame of a GIF counted), at most `limits.MAX_GIF_FRAMES`
+    frames, and a full decode to 3-channel uint8 (as Transform does it) succeeds.
     """
     info = read_header(data)
     if info.format == "webp":
@@ -154,13 +155,48 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
         raise NotAnImageError(
             f"corrupt {info.format.upper()}: header says {info.width}x{info.height} pixels"
         )
-    if info.width * info.height > max_pixels:
+    frames = 1
+    if info.format == "gif":
+        frames = gif_frames(data, limits.MAX_GIF_FRAMES)
+        if frames > limits.MAX_GIF_FRAMES:
+            raise NotAnImageError(f"GIF with more than {limits.MAX_GIF_FRAMES} frames (the frame limit)")
+    if info.width * info.height * frames > max_pixels:
+        times = f" x {frames} frames" if frames > 1 else ""
         raise NotAnImageError(
-            f"image too large: {info.width}x{info.height} exceeds the "
+            f"image too large: {info.width}x{info.height}{times} exceeds the "
             f"{max_pixels / 1e6:g}-megapixel limit"
         )
     _decode_check(data, info)
     return info
+
+
+def gif_frames(data: bytes, limit: int) -> int:
+    """The frames of a GIF, counted from its blocks without decoding (up to `limit` + 1).
+
+    Walks the block structure: the global colour table, then extension blocks
+    (0x21) and image descriptors (0x2C, one per frame), each followed by its
+    data sub-blocks, up to the trailer (0x3B). A malformed structure stops the
+    count; the decode check then names the problem.
+    """
+    pos = 13 + _colour_table_size(data[10]) if len(data) > 10 else len(data)
+    frames = 0
+    while pos < len(data) and frames <= limit:
+        block = data[pos]
+        if block == 0x2C and pos + 10 <= len(data):
+            frames += 1
+            pos += 10 + _colour_table_size(data[pos + 9]) + 1  # descriptor, table, LZW code size
+        elif block == 0x21:
+            pos += 2  # introducer and label
+        else:
+            break  # the trailer, or a malformed block
+        while pos < len(data) and data[pos] != 0:  # data sub-blocks, each led by its size
+            pos += 1 + data[pos]
+        pos += 1  # the terminating empty sub-block
+    return frames
+
+
+def _colour_table_size(flags: int) -> int:
+    return 3 << ((flags & 0x07) + 1) if flags & 0x80 else 0
 
 
 def _decode_check(data: bytes, info: ImageInfo) -> None:

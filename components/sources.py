@@ -7,8 +7,10 @@ its place in the tree alone. Nothing is dropped without a trace.
 The rules for a tree (a folder, or an archive's single top folder):
 - `<root>/<class>/<file>` is a photo of `<class>`; `<root>/<class>/<sub>/.../<file>`
   too (nested folders belong to their top-level class folder).
-- Hidden files and folders, `Thumbs.db` and licence / read-me files are dataset
-  metadata: skipped, and listed as skipped.
+- Hidden files and folders, `__MACOSX/`, `Thumbs.db` and licence / read-me
+  files are dataset metadata: skipped, and listed as skipped. They never decide
+  an archive's root either: a macOS-made `.tgz` holding `._flower_photos`,
+  `.DS_Store` or a README beside `flower_photos/` still has that root.
 - Any other file directly under `<root>` has no class: quarantined.
 - Symbolic links (to files or folders) are never followed, so nothing a user's
   folder or archive contains can make the pipeline read outside it: each link
@@ -16,43 +18,26 @@ The rules for a tree (a folder, or an archive's single top folder):
   `..` component are quarantined the same way; archives are read in memory and
   never extracted.
 - A class folder with no files is not a class; the report lists it.
+- Nothing is read before its size is known (`os.stat`, `tf.io.gfile.stat`, the
+  archive member's header): a file over `limits.MAX_FILE_BYTES` is quarantined
+  unread. A file or folder that cannot be read (permissions, I/O error) is
+  quarantined with the error as the reason.
+- A file name that is not valid UTF-8 is kept: `path` and `filename` show its
+  undecodable bytes as `\\xNN` escapes (`display_name`), while the file is read
+  through its real name (`os_path`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import posixpath
-import tarfile
 from collections.abc import Iterator
 
-from components import image_check
+from components import archives, limits
+from components.entries import QUARANTINED, Entry, display_name, error_text, link, place, too_large_reason
 
-SKIPPED = "skipped"
-QUARANTINED = "quarantined"
 TFDS_PREFIX = "tfds:"
 _ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """One file of a source.
-
-    path: the file as the user knows it, relative to the source (for an archive,
-        the member name).
-    filename: `<class>/<file>` when the file sits in a class folder, else None.
-    verdict, reason: set when the file's place alone decides it (skipped or
-        quarantined); None for files whose content is still to be checked.
-    """
-
-    path: str
-    filename: str | None = None
-    verdict: str | None = None
-    reason: str | None = None
-
-    @property
-    def class_name(self) -> str | None:
-        return self.filename.split("/", 1)[0] if self.filename else None
 
 
 def is_tfds(src: str) -> bool:
@@ -63,54 +48,58 @@ def is_archive(src: str) -> bool:
     return src.lower().endswith(_ARCHIVE_SUFFIXES)
 
 
-def place(path: str, parts: list[str]) -> Entry:
-    """The entry for a regular file at `parts` below the dataset root."""
-    basename = parts[-1]
-    hidden_dir = any(p.startswith(".") for p in parts[:-1])
-    if hidden_dir or image_check.is_dataset_metadata(basename):
-        return Entry(path, verdict=SKIPPED, reason="dataset metadata, not an image")
-    if len(parts) == 1:
-        return Entry(
-            path,
-            verdict=QUARANTINED,
-            reason="not in a class folder (expected <root>/<class>/<file>)",
-        )
-    return Entry(path, filename="/".join(parts))
-
-
-def _link(path: str) -> Entry:
-    return Entry(
-        path,
-        verdict=QUARANTINED,
-        reason="symbolic link: not followed (it could point outside the data root)",
-    )
-
-
 def iter_folder(root: str) -> Iterator[Entry]:
-    """Every file below `root`, sorted, as entries (no bytes are read)."""
+    """Every file below `root`, sorted, as entries (no bytes are read).
+
+    A folder that cannot be listed is one quarantined entry (`<folder>/`), with
+    the error as the reason.
+    """
     if "://" in root:
         yield from _iter_remote_folder(root)
         return
     if not os.path.isdir(root):
         raise FileNotFoundError(f"data folder not found: {root}")
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append, followlinks=False):
+        yield from _unlistable(root, errors)
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, root)
         prefix = [] if rel_dir == "." else rel_dir.split(os.sep)
         for name in list(dirnames):
             if os.path.islink(os.path.join(dirpath, name)):
                 dirnames.remove(name)
-                yield _link("/".join(prefix + [name]))
+                yield link(_rel(prefix + [name]))
         for name in sorted(filenames):
-            parts = prefix + [name]
-            rel = "/".join(parts)
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                yield _link(rel)
-            elif not os.path.isfile(full):
-                yield Entry(rel, verdict=QUARANTINED, reason="not a regular file")
-            else:
-                yield place(rel, parts)
+            yield _folder_entry(os.path.join(dirpath, name), prefix + [name])
+    yield from _unlistable(root, errors)
+
+
+def _rel(parts: list[str]) -> str:
+    return display_name("/".join(parts))
+
+
+def _folder_entry(full: str, parts: list[str]) -> Entry:
+    rel = _rel(parts)
+    if os.path.islink(full):
+        return link(rel)
+    if not os.path.isfile(full):
+        return Entry(rel, verdict=QUARANTINED, reason="not a regular file")
+    entry = place(rel, [display_name(p) for p in parts])
+    os_rel = "/".join(parts)
+    return dataclasses.replace(entry, os_path=os_rel) if os_rel != rel else entry
+
+
+def _unlistable(root: str, errors: list[OSError]) -> Iterator[Entry]:
+    while errors:
+        err = errors.pop(0)
+        rel = os.path.relpath(err.filename or root, root)
+        if rel == ".":
+            raise OSError(f"data folder not readable: {root}: {err.strerror or err}")
+        yield Entry(
+            _rel(rel.split(os.sep)) + "/",
+            verdict=QUARANTINED,
+            reason=f"folder not readable ({err.strerror or err}): its files were not listed",
+        )
 
 
 def _iter_remote_folder(root: str) -> Iterator[Entry]:
@@ -128,97 +117,41 @@ def _iter_remote_folder(root: str) -> Iterator[Entry]:
             yield place("/".join(parts), parts)
 
 
-def read_folder_file(root: str, entry: Entry) -> bytes:
-    """The bytes of a folder entry; only paths that iter_folder produced are read."""
+def read_folder_item(root: str, entry: Entry) -> tuple[Entry, bytes | None]:
+    """A folder entry with its bytes, or quarantined: too large (known before
+    reading) or unreadable (the error is the reason). Never raises for one file."""
+    if entry.verdict is not None:
+        return entry, None
     import tensorflow as tf
 
-    with tf.io.gfile.GFile(posixpath.join(root, entry.path), "rb") as f:
-        return f.read()
-
-
-def _archive_root(names: list[str]) -> str | None:
-    """The single top folder of an archive (`flower_photos`), if it has one."""
-    paths = [p for p in (_safe_parts(n) for n in names) if p]
-    tops = {p[0] for p in paths}
-    if len(tops) == 1 and any(len(p) > 1 for p in paths):
-        return tops.pop()
-    return None
-
-
-def _safe_parts(name: str) -> list[str] | None:
-    if name.startswith("/") or "\\" in name:
-        return None
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return parts
-
-
-def _open_archive(path: str):
-    import tensorflow as tf
-
-    # Stream mode ("r|*") reads the archive front to back once, which is all a
-    # remote file or a pipe allows; members are never extracted to disk.
-    raw = tf.io.gfile.GFile(path, "rb")
-    return raw, tarfile.open(fileobj=raw, mode="r|*")
-
-
-def archive_root(path: str) -> str | None:
-    """The archive's single top folder (`flower_photos`), or None."""
-    raw, tar = _open_archive(path)
-    with raw, tar:
-        return _archive_root([m.name for m in tar])
-
-
-def iter_archive(
-    path: str, root: str | None, with_bytes: bool = False
-) -> Iterator[tuple[Entry, bytes | None]]:
-    """Every file of a tar archive, in archive order, with its bytes if asked."""
-    raw, tar = _open_archive(path)
-    with raw, tar:
-        for member in tar:
-            entry = _archive_entry(member, root)
-            if entry is None:
-                continue
-            data = None
-            if with_bytes and entry.verdict is None:
-                data = tar.extractfile(member).read()
-            yield entry, data
-
-
-def _archive_entry(member: tarfile.TarInfo, root: str | None) -> Entry | None:
-    name = member.name
-    if member.isdir():
-        return None
-    parts = _safe_parts(name)
-    if parts is None:
-        return Entry(
-            name,
-            verdict=QUARANTINED,
-            reason="unsafe path in archive (absolute or with '..'): not read",
-        )
-    if member.issym() or member.islnk():
-        return _link(name)
-    if not member.isreg():
-        return Entry(name, verdict=QUARANTINED, reason="not a regular file")
-    if root is not None and parts[0] == root and len(parts) > 1:
-        parts = parts[1:]
-    return place(name, parts)
+    path = os.path.join(root, entry.os_path or entry.path)
+    remote = "://" in root
+    try:
+        size = tf.io.gfile.stat(path).length if remote else os.stat(path).st_size
+        if size > limits.MAX_FILE_BYTES:
+            return entry.quarantined(too_large_reason(size)), None
+        with tf.io.gfile.GFile(path, "rb") if remote else open(path, "rb") as f:
+            data = f.read(limits.MAX_FILE_BYTES + 1)
+    except (OSError, tf.errors.OpError) as err:
+        return entry.quarantined(f"not readable: {error_text(err)}"), None
+    if len(data) > limits.MAX_FILE_BYTES:  # it grew since it was measured
+        return entry.quarantined(too_large_reason(len(data))), None
+    return entry, data
 
 
 def iter_with_bytes(src: str) -> Iterator[tuple[Entry, bytes | None]]:
     """Every file of a folder or archive with its bytes (None for files given a verdict)."""
     if is_archive(src):
-        yield from iter_archive(src, archive_root(src), with_bytes=True)
+        yield from archives.iter_archive(src, archives.archive_root(src), with_bytes=True)
         return
     for entry in iter_folder(src):
-        yield entry, (read_folder_file(src, entry) if entry.verdict is None else None)
+        yield read_folder_item(src, entry)
 
 
 def list_entries(src: str) -> list[Entry]:
     """Every file of a folder or archive source, without reading image bytes."""
     if is_archive(src):
-        return [entry for entry, _ in iter_archive(src, archive_root(src))]
+        return [entry for entry, _ in archives.iter_archive(src, archives.archive_root(src))]
     return list(iter_folder(src))
 
 

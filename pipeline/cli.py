@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     config = _config(args)
     try:
         return _run_pipeline(args.command, config)
-    except (example_gen.TooManyQuarantinedError, validation_gate.DataAnomaliesError) as err:
+    except (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError) as err:
         print(f"flowers {args.command}: {err}", file=sys.stderr)
         report = os.path.join(config.output, example_gen.REPORT_FILE)
         if os.path.exists(report):

@@ -7,7 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from components import augment, example_gen, image_check
+from components import augment, example_gen, limits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = str(REPO_ROOT / "data" / "flower_photos_sample")
@@ -21,7 +21,9 @@ RUN_FN = "components.trainer.run_fn"
 # The modules each custom step runs. TFX caches a component on its inputs and
 # settings, not on the code behind a dotted path, so a fingerprint of that code
 # goes into the component's settings: editing the code reruns the component.
-EXAMPLE_GEN_MODULES = ("example_gen", "sources", "image_check", "labels")
+EXAMPLE_GEN_MODULES = (
+    "example_gen", "ingest_beam", "sources", "entries", "archives", "image_check", "labels", "limits",
+)
 TRANSFORM_MODULES = ("preprocessing",)
 TRAINER_MODULES = (
     "trainer", "input_pipeline", "augment", "random_hash", "warp", "model", "serving", "preprocessing", "reports",
@@ -51,7 +53,7 @@ class RunConfig:
     augmentation: str = augment.DEFAULT_SPEC
     min_accuracy: float = 0.3
     max_quarantined: float = example_gen.DEFAULT_MAX_QUARANTINE_FRACTION
-    max_pixels: int = image_check.DEFAULT_MAX_PIXELS
+    max_pixels: int = limits.MAX_PIXELS
     schema_dir: str = SCHEMA_DIR
     beam_args: list[str] = dataclasses.field(default_factory=list)
     pipeline_name: str = PIPELINE_NAME

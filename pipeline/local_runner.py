@@ -193,7 +193,7 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
         os.remove(report_path)
     try:
         run(config, stop_after="AnomaliesGate")
-    except example_gen.TooManyQuarantinedError as err:
+    except example_gen.IngestRejectedError as err:
         with open(report_path, "w") as f:
             json.dump(err.report, f, indent=2, sort_keys=True)
         raise

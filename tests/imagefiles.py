@@ -83,3 +83,11 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "notes.jpg": (b"these are my notes about the flowers\n" * 10, "not an image (text file)"),
         "bomb.png": (png_bomb_header(), "image too large: 30000x30000 exceeds the 50-megapixel limit"),
     }
+
+
+def gif_with_frames(frames: int, size: int = 4) -> bytes:
+    """An animated GIF of `frames` distinct tiny frames (distinct, so none is merged away)."""
+    images = [Image.new("RGB", (size, size), ((i * 37) % 256, (i * 11) % 256, i % 256)) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10, loop=0)
+    return buffer.getvalue()

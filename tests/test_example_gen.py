@@ -116,7 +116,9 @@ def test_too_many_quarantined_fails_naming_the_files(tmp_path):
 
 def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
     root = tmp_path / "photos"
-    write_files(root, {f"{c}/p{i}.jpg": images.jpeg(16, 16, seed=i) for c in ("daisy", "roses") for i in range(30)})
+    classes = ("daisy", "roses")
+    photos = {f"{c}/p{i}.jpg": images.jpeg(16, 16, seed=k * 100 + i) for k, c in enumerate(classes) for i in range(30)}
+    write_files(root, photos)
     run_executor(root, tmp_path / "first")
     before = {name: split for split in SPLITS for name in read_split(tmp_path / "first", split)}
     added = {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + i) for c in ("daisy", "tulips") for i in range(30)}

@@ -1,7 +1,7 @@
 import imagefiles as images
 import pytest
 
-from components import image_check
+from components import image_check, limits
 
 
 @pytest.mark.parametrize("name", sorted(images.good_files()))
@@ -48,3 +48,17 @@ def test_sixteen_bit_png_is_really_sixteen_bit():
     data = images.png16()
     assert data[24] == 16  # IHDR bit depth
     assert image_check.check_image(data) == image_check.ImageInfo("png", 20, 10)
+
+
+def test_gif_frames_are_counted_and_capped():
+    assert image_check.gif_frames(images.gif_with_frames(7), limit=100) == 7
+    assert image_check.check_image(images.gif_with_frames(limits.MAX_GIF_FRAMES)).format == "gif"
+    with pytest.raises(image_check.NotAnImageError, match=r"^GIF with more than 100 frames"):
+        image_check.check_image(images.gif_with_frames(limits.MAX_GIF_FRAMES + 1))
+
+
+def test_every_gif_frame_counts_towards_the_pixel_limit():
+    three = images.animated_gif()  # 32x32, 3 frames: TensorFlow decodes all three
+    assert image_check.check_image(three, max_pixels=3 * 32 * 32).format == "gif"
+    with pytest.raises(image_check.NotAnImageError, match=r"32x32 x 3 frames exceeds the 0.003-megapixel limit"):
+        image_check.check_image(three, max_pixels=3000)

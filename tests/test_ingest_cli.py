@@ -16,23 +16,25 @@ def test_ingest_lists_every_bad_file_and_fails_clearly(tmp_path, capsys):
         (data / "daisy" / name).write_bytes(blob)
     for name, (blob, _) in imagefiles.bad_files().items():
         (data / "roses" / name).write_bytes(blob)
+    for i in range(2):  # a second class with images, or the run stops
+        (data / "roses" / f"good{i}.jpg").write_bytes(imagefiles.jpeg(seed=50 + i))
     (data / "LICENSE.txt").write_text("photo credits")
     output = tmp_path / "out"
 
     assert cli.main(["ingest", "--data", str(data), "--output", str(output)]) == 1
 
     err = capsys.readouterr().err
-    assert "6 of 17 files quarantined (35.3%), above the 1.0% limit" in err
+    assert "6 of 19 files quarantined (31.6%), above the 1.0% limit" in err
     assert "roses/empty.jpg: empty file (0 bytes)" in err
     with open(os.path.join(output, "ingest_report.json")) as f:
         report = json.load(f)
-    assert report["files_seen"] == 18
-    assert report["ingested_total"] == len(imagefiles.good_files()) == 11
+    assert report["files_seen"] == 20
+    assert report["ingested_total"] == len(imagefiles.good_files()) + 2 == 13
     assert {q["path"] for q in report["quarantined"]} == {f"roses/{n}" for n in imagefiles.bad_files()}
     assert report["skipped"] == [{"path": "LICENSE.txt", "reason": "dataset metadata, not an image"}]
 
     # With a limit that allows them, the same folder is ingested and validated.
     assert cli.main(["ingest", "--data", str(data), "--output", str(output), "--max-quarantined", "0.5"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[0]) == {
-        "files_seen": 18, "ingested_total": 11, "quarantined": 6, "skipped": 1,
+        "files_seen": 20, "ingested_total": 13, "quarantined": 6, "skipped": 1,
     }

@@ -5,7 +5,8 @@ import tarfile
 import imagefiles as images
 import pytest
 
-from components import labels, sources
+from components import archives, labels, sources
+from components.entries import QUARANTINED, SKIPPED
 
 
 def _write(path, data: bytes):
@@ -37,13 +38,13 @@ def test_folder_rules(messy_folder):
     assert entries["daisy/a.jpg"].filename == "daisy/a.jpg" and entries["daisy/a.jpg"].verdict is None
     assert entries["daisy/nested/b.jpg"].class_name == "daisy"
     assert entries["roses/c.JPG"].filename == "roses/c.JPG"
-    assert entries["roses/.DS_Store"].verdict == sources.SKIPPED
-    assert entries["LICENSE.txt"].verdict == sources.SKIPPED
-    assert entries[".hidden/d.jpg"].verdict == sources.SKIPPED
-    assert entries["stray.jpg"].verdict == sources.QUARANTINED
+    assert entries["roses/.DS_Store"].verdict == SKIPPED
+    assert entries["LICENSE.txt"].verdict == SKIPPED
+    assert entries[".hidden/d.jpg"].verdict == SKIPPED
+    assert entries["stray.jpg"].verdict == QUARANTINED
     assert "not in a class folder" in entries["stray.jpg"].reason
     for link in ("daisy/link.jpg", "roses/loop"):
-        assert entries[link].verdict == sources.QUARANTINED
+        assert entries[link].verdict == QUARANTINED
         assert entries[link].reason.startswith("symbolic link")
     assert len(entries) == 9  # the link's target and the looped folder are never read
     assert sources.class_folders(list(entries.values())) == ["daisy", "roses"]
@@ -75,13 +76,13 @@ def test_archive_rules(tmp_path):
         _add(tar, "flower_photos/tulips/../../escape.jpg", images.jpeg())
         _add(tar, "/etc/passwd.jpg", images.jpeg())
         _add(tar, "flower_photos/tulips/link.jpg", kind=tarfile.SYMTYPE, linkname="/etc/passwd")
-    assert sources.archive_root(path) == "flower_photos"  # unsafe names are not a root
-    entries = {e.path: (e, data) for e, data in sources.iter_archive(path, "flower_photos", with_bytes=True)}
+    assert archives.archive_root(path) == "flower_photos"  # unsafe names are not a root
+    entries = {e.path: (e, data) for e, data in archives.iter_archive(path, "flower_photos", with_bytes=True)}
     entry, data = entries["flower_photos/tulips/t.jpg"]
     assert entry.filename == "tulips/t.jpg" and data == images.jpeg()
-    assert entries["flower_photos/LICENSE.txt"][0].verdict == sources.SKIPPED
+    assert entries["flower_photos/LICENSE.txt"][0].verdict == SKIPPED
     for unsafe in ("flower_photos/tulips/../../escape.jpg", "/etc/passwd.jpg"):
-        assert entries[unsafe][0].verdict == sources.QUARANTINED
+        assert entries[unsafe][0].verdict == QUARANTINED
         assert entries[unsafe][0].reason.startswith("unsafe path")
         assert entries[unsafe][1] is None
     assert entries["flower_photos/tulips/link.jpg"][0].reason.startswith("symbolic link")
@@ -92,6 +93,6 @@ def test_archive_root_is_found(tmp_path):
     path = str(tmp_path / "p.tar.gz")
     with tarfile.open(path, "w:gz") as tar:
         _add(tar, "./flower_photos/daisy/x.jpg", images.jpeg())
-    assert sources.archive_root(path) == "flower_photos"
-    [(entry, _)] = list(sources.iter_archive(path, "flower_photos"))
+    assert archives.archive_root(path) == "flower_photos"
+    [(entry, _)] = list(archives.iter_archive(path, "flower_photos"))
     assert entry.filename == "daisy/x.jpg"
