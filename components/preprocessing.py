@@ -4,11 +4,15 @@ This is the tutorial's `resize_and_rescale`, moved into tensorflow-transform so
 that the very same graph runs in Transform, in the Trainer's input and inside the
 serving model (as `tft_layer`). It is deterministic: no random op belongs here;
 random augmentation lives in `components.augment` and runs in the Trainer only.
+Images over `limits.MAX_PIXELS` are refused before decoding, and a JPEG's EXIF
+orientation is applied, both in graph ops (`components.image_graph`).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
+
+from components import image_graph
 
 IMAGE_SIZE = 180
 IMAGE_KEY = "image"
@@ -17,12 +21,17 @@ TRANSFORMED_IMAGE_KEY = "image_xf"
 
 
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:
-    """Encoded bytes (JPEG, PNG, GIF first frame, BMP) to RGB uint8 [h, w, 3].
+    """Encoded bytes (JPEG, PNG, GIF first frame, BMP) to upright RGB uint8 [h, w, 3].
 
+    The header's pixel size is checked first: above `limits.MAX_PIXELS`, an
+    InvalidArgumentError (`image too large: ...`) and nothing is decoded. A
+    JPEG's EXIF orientation is applied (`image_graph`), as photo viewers do.
     `channels=3` turns grayscale, RGBA and CMYK into RGB; 16-bit PNGs come out
     as 8-bit. Bad bytes raise InvalidArgumentError naming the problem.
     """
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    with tf.control_dependencies([image_graph.check_pixels(encoded)]):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    image = image_graph.orient(image, image_graph.exif_orientation(encoded))
     image.set_shape([None, None, 3])
     return image
 

@@ -121,7 +121,8 @@ def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
     write_files(root, photos)
     run_executor(root, tmp_path / "first")
     before = {name: split for split in SPLITS for name in read_split(tmp_path / "first", split)}
-    added = {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + i) for c in ("daisy", "tulips") for i in range(30)}
+    added = {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + k * 100 + i) for k, c in enumerate(("daisy", "tulips"))
+             for i in range(30)}
     write_files(root, added)
     run_executor(root, tmp_path / "second")
     after = {name: split for split in SPLITS for name in read_split(tmp_path / "second", split)}

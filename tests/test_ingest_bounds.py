@@ -115,3 +115,15 @@ def test_one_class_with_images_stops_the_run_naming_it(tmp_path):
     assert str(err.value).startswith("1 class with images (daisy: 3 images), but a classifier needs at least two")
     assert err.value.report["ingested_total"] == 3
     assert isinstance(err.value, example_gen.IngestRejectedError)
+
+
+def test_the_command_line_exits_1_with_one_sentence(tmp_path, monkeypatch, capsys):
+    from pipeline import cli, local_runner
+
+    def one_class_run(config, **kwargs):
+        raise example_gen.TooFewClassesError("1 class with images (daisy: 3 images), but ...", {})
+
+    monkeypatch.setattr(local_runner, "run", one_class_run)
+    assert cli.main(["run", "--output", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "flowers run: 1 class with images (daisy: 3 images), but ..." in err

@@ -96,3 +96,32 @@ def test_archive_root_is_found(tmp_path):
     assert archives.archive_root(path) == "flower_photos"
     [(entry, _)] = list(archives.iter_archive(path, "flower_photos"))
     assert entry.filename == "daisy/x.jpg"
+
+
+def test_archive_root_ignores_hidden_and_metadata_entries(tmp_path):
+    path = str(tmp_path / "mac.tgz")
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("._flower_photos", ".DS_Store", "README.md", "LICENSE", "Thumbs.db"):
+            _add(tar, name, b"meta")
+        _add(tar, "__MACOSX/flower_photos/daisy/._x.jpg", b"fork")
+        _add(tar, "flower_photos/daisy/x.jpg", images.jpeg())
+    assert archives.archive_root(path) == "flower_photos"
+    entries = {e.path: e for e, _ in archives.iter_archive(path, "flower_photos")}
+    assert entries["flower_photos/daisy/x.jpg"].filename == "daisy/x.jpg"
+    assert [p for p, e in entries.items() if e.verdict == SKIPPED] == [
+        "._flower_photos", ".DS_Store", "README.md", "LICENSE", "Thumbs.db", "__MACOSX/flower_photos/daisy/._x.jpg"
+    ]
+
+
+def test_a_broken_archive_is_one_quarantined_entry_not_a_crash(tmp_path):
+    path = tmp_path / "photos.tgz"
+    with tarfile.open(path, "w:gz") as tar:
+        for i in range(3):
+            _add(tar, f"flower_photos/daisy/d{i}.jpg", images.photo(300, 300, seed=i).tobytes())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # in the middle of the second photo
+    read = list(archives.iter_archive(str(path), "flower_photos", with_bytes=True))
+    *good, (broken, blob) = read
+    assert [e.filename for e, _ in good] == ["daisy/d0.jpg"]
+    assert broken.path == "flower_photos/daisy/d1.jpg" and broken.verdict == QUARANTINED and blob is None
+    assert broken.reason.startswith("not readable: the archive breaks here")
