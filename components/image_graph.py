@@ -1,18 +1,20 @@
-"""Graph ops on one image's encoded bytes: its pixel size and its EXIF orientation.
+"""Graph ops on encoded image bytes: the pixel size from the header, the EXIF orientation.
 
 Pure TensorFlow, so they run inside the Transform graph, and so alike in
 Transform, in the Trainer's input and in the serving model (`tft_layer`).
 
-- `check_pixels`: the width and height from the header (JPEG's frame header
-  through `tf.image.extract_jpeg_shape`, PNG's IHDR, GIF's screen descriptor,
-  BMP's info header), refused above `limits.MAX_PIXELS` with an
+- `check_pixels`: one image's width and height from its header (JPEG's frame
+  header through `tf.image.extract_jpeg_shape`, PNG's IHDR, GIF's screen
+  descriptor, BMP's info header), refused above `limits.MAX_PIXELS` with an
   InvalidArgument error before anything is decoded.
-- `orient`: phone cameras store the sensor's pixels and say in the EXIF
-  Orientation tag (0x0112) how to turn them upright; TensorFlow's decoders
-  ignore the tag. This reads it from the JPEG's APP1 `Exif` segment (the TIFF
-  header's byte order, IFD0's entries) and applies one of the eight
-  transposes/flips. Other formats, and JPEGs without the tag, are left as they
-  are. ExampleGen keeps the stored bytes untouched; only the decoded pixels turn.
+- `exif_orientation` and `orient`: phone cameras store the sensor's pixels and
+  say in the EXIF Orientation tag (0x0112) how to turn them upright; TensorFlow's
+  decoders ignore the tag. `exif_orientation` reads it for a whole batch at once
+  from each JPEG's APP1 `Exif` segment (the TIFF header's byte order, IFD0's
+  entries); `orient` applies the eight transposes/flips to a batch of square
+  images. Turning after the resize to a square is exact (a flip or a transpose
+  commutes with a resize to a square) and costs nothing when no image is
+  turned. Other formats, and JPEGs without the tag, stay as stored.
 """
 
 from __future__ import annotations
@@ -22,37 +24,38 @@ import tensorflow as tf
 from components import limits
 
 _ORIENTATION_TAG = 0x0112
-# Segments walked from the JPEG's start looking for APP1 (the Exif segment comes
-# first or right after JFIF's APP0), and IFD0 entries read looking for the tag.
+# Segments walked from a JPEG's start looking for APP1 (the Exif segment comes
+# first, or right after JFIF's APP0), and IFD0 entries read looking for the tag.
 _MAX_SEGMENTS = 16
 _MAX_IFD_ENTRIES = 64
 
 
-def _u8(data: tf.Tensor, pos: tf.Tensor, n: int) -> tf.Tensor:
-    """n bytes from `pos` as int64 [n]; past the end (or a bad `pos`) reads as zeros."""
-    length = tf.strings.length(data)
-    start = tf.cast(tf.clip_by_value(tf.cast(pos, tf.int64), 0, tf.cast(length, tf.int64)), tf.int32)
-    chunk = tf.strings.substr(data, start, n)
+def _u8(data: tf.Tensor, pos, n: int) -> tf.Tensor:
+    """n bytes of each string from `pos`, int64 [..., n]; past the end reads as zeros."""
+    length = tf.cast(tf.strings.length(data), tf.int64)
+    start = tf.cast(tf.clip_by_value(tf.cast(pos, tf.int64) + tf.zeros_like(length), 0, length), tf.int32)
+    chunk = tf.strings.substr(data, start, tf.fill(tf.shape(start), n))
     padded = tf.strings.substr(tf.strings.join([chunk, b"\0" * n]), 0, n)
-    return tf.cast(tf.reshape(tf.io.decode_raw(padded, tf.uint8), [n]), tf.int64)
+    raw = tf.io.decode_raw(padded, tf.uint8)
+    raw.set_shape(data.shape.concatenate([n]))
+    return tf.cast(raw, tf.int64)
 
 
 def _uint(b: tf.Tensor, little_endian) -> tf.Tensor:
-    """Unsigned integer from the bytes in the last axis of `b` (int64)."""
-    n = b.shape[-1]
-    weights = tf.constant([256**i for i in range(n)], tf.int64)
+    """The unsigned integers in the last axis of `b` (bytes as int64)."""
+    weights = tf.constant([256**i for i in range(b.shape[-1])], tf.int64)
     big = tf.reduce_sum(b * tf.reverse(weights, [0]), axis=-1)
     little = tf.reduce_sum(b * weights, axis=-1)
     return tf.where(little_endian, little, big)
 
 
+def _starts_with(head: tf.Tensor, magic: list[int]) -> tf.Tensor:
+    return tf.reduce_all(tf.equal(head[..., : len(magic)], magic), axis=-1)
+
+
 def header_size(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(width, height) from the header, int64; (0, 0) for a format without one here."""
+    """(width, height) of one image from its header, int64; (0, 0) for other formats."""
     head = _u8(data, 0, 26)
-    is_jpeg = tf.reduce_all(tf.equal(head[:3], [0xFF, 0xD8, 0xFF]))
-    is_png = tf.reduce_all(tf.equal(head[:4], [0x89, 0x50, 0x4E, 0x47]))
-    is_gif = tf.reduce_all(tf.equal(head[:4], [0x47, 0x49, 0x46, 0x38]))
-    is_bmp = tf.reduce_all(tf.equal(head[:2], [0x42, 0x4D]))
 
     def jpeg():
         shape = tf.cast(tf.image.extract_jpeg_shape(data), tf.int64)
@@ -61,79 +64,80 @@ def header_size(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     def others():
         png = tf.stack([_uint(head[16:20], False), _uint(head[20:24], False)])
         gif = tf.stack([_uint(head[6:8], True), _uint(head[8:10], True)])
-        bmp_raw = tf.stack([_uint(head[18:22], True), _uint(head[22:26], True)])
-        bmp = tf.where(bmp_raw >= 2**31, 2**32 - bmp_raw, bmp_raw)  # signed: negative height = top-down
-        zero = tf.zeros([2], tf.int64)
-        return tf.where(is_png, png, tf.where(is_gif, gif, tf.where(is_bmp, bmp, zero)))
+        bmp = tf.stack([_uint(head[18:22], True), _uint(head[22:26], True)])
+        bmp = tf.where(bmp >= 2**31, 2**32 - bmp, bmp)  # signed: a negative height means top-down rows
+        none = tf.zeros([2], tf.int64)
+        is_png = _starts_with(head, [0x89, 0x50, 0x4E, 0x47])
+        is_gif = _starts_with(head, [0x47, 0x49, 0x46])
+        is_bmp = _starts_with(head, [0x42, 0x4D])
+        return tf.where(is_png, png, tf.where(is_gif, gif, tf.where(is_bmp, bmp, none)))
 
-    size = tf.cond(is_jpeg, jpeg, others)
+    size = tf.cond(_starts_with(head, [0xFF, 0xD8, 0xFF]), jpeg, others)
     return size[0], size[1]
 
 
 def check_pixels(data: tf.Tensor, max_pixels: int = limits.MAX_PIXELS) -> tf.Operation:
-    """An assert that fails with InvalidArgument when the header claims more than `max_pixels`."""
+    """An assert that fails with InvalidArgument when one image's header claims more than `max_pixels`."""
     width, height = header_size(data)
     template = f"image too large: {{}}x{{}} exceeds the {max_pixels / 1e6:g}-megapixel limit"
-    message = tf.strings.format(template, (width, height))
-    return tf.debugging.Assert(width * height <= max_pixels, [message], name="pixel_limit")
-
-
-def exif_orientation(data: tf.Tensor) -> tf.Tensor:
-    """The EXIF Orientation (1..8) of a JPEG, int64; 1 when absent, unreadable or not a JPEG."""
-    is_jpeg = tf.reduce_all(tf.equal(_u8(data, 0, 3), [0xFF, 0xD8, 0xFF]))
-    return tf.cond(is_jpeg, lambda: _jpeg_orientation(data), lambda: tf.constant(1, tf.int64))
+    return tf.debugging.Assert(width * height <= max_pixels, [tf.strings.format(template, (width, height))])
 
 
 def _exif_tiff_start(data: tf.Tensor) -> tf.Tensor:
-    """Offset of the TIFF header inside the APP1 Exif segment, or -1."""
+    """Per image [batch]: the offset of the TIFF header in its APP1 Exif segment, or -1."""
+    length = tf.cast(tf.strings.length(data), tf.int64)
 
     def body(i, pos, found):
         seg = _u8(data, pos, 10)  # FF, marker, 2-byte length, then "Exif\0\0" for APP1 Exif
-        is_exif = tf.logical_and(
-            tf.equal(seg[1], 0xE1), tf.reduce_all(tf.equal(seg[4:], [0x45, 0x78, 0x69, 0x66, 0, 0]))
-        )
+        is_exif = tf.logical_and(tf.equal(seg[:, 1], 0xE1), _starts_with(seg[:, 4:], [0x45, 0x78, 0x69, 0x66, 0, 0]))
         # Not a marker, start of scan, end of image: no Exif segment before the image data.
-        stop = tf.logical_or(tf.not_equal(seg[0], 0xFF), tf.reduce_any(tf.equal(seg[1], [0xDA, 0xD9, 0])))
-        found = tf.where(is_exif, pos + 10, tf.where(stop, tf.constant(-2, tf.int64), found))
-        return i + 1, pos + 2 + _uint(seg[2:4], False), found
+        stop = tf.logical_or(tf.not_equal(seg[:, 0], 0xFF), tf.reduce_any(tf.equal(seg[:, 1:2], [0xDA, 0xD9, 0]), -1))
+        searching = tf.equal(found, -1)
+        found = tf.where(searching & is_exif, pos + 10, tf.where(searching & stop, tf.constant(-2, tf.int64), found))
+        return i + 1, tf.where(searching, pos + 2 + _uint(seg[:, 2:4], False), pos), found
 
-    length = tf.cast(tf.strings.length(data), tf.int64)
-    _, _, found = tf.while_loop(
-        lambda i, pos, found: tf.logical_and(tf.logical_and(i < _MAX_SEGMENTS, found == -1), pos + 10 <= length),
-        body,
-        (tf.constant(0), tf.constant(2, tf.int64), tf.constant(-1, tf.int64)),
-    )
-    return tf.maximum(found, -1)
+    def searching(i, pos, found):
+        return tf.logical_and(i < _MAX_SEGMENTS, tf.reduce_any(tf.equal(found, -1) & (pos + 10 <= length)))
+
+    start = tf.fill(tf.shape(length), tf.constant(2, tf.int64))
+    _, _, found = tf.while_loop(searching, body, (tf.constant(0), start, -tf.ones_like(length)))
+    is_jpeg = _starts_with(_u8(data, 0, 3), [0xFF, 0xD8, 0xFF])
+    return tf.where(is_jpeg & (found >= 0), found, -1)
 
 
-def _jpeg_orientation(data: tf.Tensor) -> tf.Tensor:
+def exif_orientation(data: tf.Tensor) -> tf.Tensor:
+    """The EXIF Orientation (1..8) of each JPEG of a batch [batch], int64; 1 where absent or unreadable."""
     tiff = _exif_tiff_start(data)
     header = _u8(data, tiff, 8)  # "II*\0" or "MM\0*", then IFD0's offset
-    little = tf.reduce_all(tf.equal(header[:2], [0x49, 0x49]))
-    valid = tf.logical_and(
-        tiff >= 0, tf.logical_or(little, tf.reduce_all(tf.equal(header[:2], [0x4D, 0x4D])))
-    )
-    ifd = tiff + _uint(header[4:8], little)
+    little = _starts_with(header, [0x49, 0x49])
+    valid = (tiff >= 0) & (little | _starts_with(header, [0x4D, 0x4D]))
+    ifd = tiff + _uint(header[:, 4:8], little)
     count = _uint(_u8(data, ifd, 2), little)
-    entries = tf.reshape(_u8(data, ifd + 2, 12 * _MAX_IFD_ENTRIES), [_MAX_IFD_ENTRIES, 12])
-    tags = _uint(entries[:, 0:2], little)
-    values = _uint(entries[:, 8:10], little)  # a SHORT sits in the first two bytes of the value field
-    hit = tf.logical_and(tf.equal(tags, _ORIENTATION_TAG), tf.range(_MAX_IFD_ENTRIES, dtype=tf.int64) < count)
-    value = tf.reduce_max(tf.where(hit, values, 0))
-    usable = tf.logical_and(valid, tf.logical_and(value >= 1, value <= 8))
-    return tf.where(usable, value, 1)
+    entries = tf.reshape(_u8(data, ifd + 2, 12 * _MAX_IFD_ENTRIES), [-1, _MAX_IFD_ENTRIES, 12])
+    tags = _uint(entries[..., 0:2], little[:, None])
+    values = _uint(entries[..., 8:10], little[:, None])  # a SHORT sits in the value field's first two bytes
+    hit = tf.equal(tags, _ORIENTATION_TAG) & (tf.range(_MAX_IFD_ENTRIES, dtype=tf.int64) < count[:, None])
+    value = tf.reduce_max(tf.where(hit, values, 0), axis=-1)
+    return tf.where(valid & (value >= 1) & (value <= 8), value, 1)
 
 
-def orient(image: tf.Tensor, orientation: tf.Tensor) -> tf.Tensor:
-    """The decoded image [h, w, c] turned upright for its EXIF orientation (1..8)."""
-    branches = [
-        lambda: image,  # 1: upright
-        lambda: tf.reverse(image, [1]),  # 2: mirrored left-right
-        lambda: tf.reverse(image, [0, 1]),  # 3: rotated 180
-        lambda: tf.reverse(image, [0]),  # 4: mirrored top-bottom
-        lambda: tf.transpose(image, [1, 0, 2]),  # 5: transposed
-        lambda: tf.reverse(tf.transpose(image, [1, 0, 2]), [1]),  # 6: turn 90 clockwise
-        lambda: tf.reverse(tf.transpose(image, [1, 0, 2]), [0, 1]),  # 7: transversed
-        lambda: tf.reverse(tf.transpose(image, [1, 0, 2]), [0]),  # 8: turn 90 counter-clockwise
-    ]
-    return tf.switch_case(tf.cast(orientation - 1, tf.int32), branches)
+def orient(images: tf.Tensor, orientation: tf.Tensor) -> tf.Tensor:
+    """Square images [batch, s, s, c] turned upright for their EXIF orientations [batch].
+
+    1 upright, 2 mirrored left-right, 3 turned 180, 4 mirrored top-bottom,
+    5 transposed, 6 turned 90 clockwise, 7 transversed, 8 turned 90 counter-clockwise:
+    5..8 transpose, then 2, 3, 6, 7 mirror the columns and 3, 4, 7, 8 the rows.
+    """
+    if images.shape[1] != images.shape[2]:
+        raise ValueError(f"orient turns square images only, not {images.shape}")
+
+    def turn():
+        def pick(condition, changed, image):
+            return tf.where(tf.reshape(condition, [-1, 1, 1, 1]), changed, image)
+
+        o = tf.reshape(orientation, [-1, 1])
+        x = pick(orientation >= 5, tf.transpose(images, [0, 2, 1, 3]), images)
+        x = pick(tf.reduce_any(tf.equal(o, [3, 4, 7, 8]), -1), tf.reverse(x, [1]), x)
+        return pick(tf.reduce_any(tf.equal(o, [2, 3, 6, 7]), -1), tf.reverse(x, [2]), x)
+
+    return tf.cond(tf.reduce_any(orientation != 1), turn, lambda: images)
