@@ -79,7 +79,8 @@ def test_all_eight_exif_orientations_are_served_upright(saved_model):
     blobs.append(imagefiles.encode(oriented.upright(), "PNG"))  # no EXIF: left as stored, in the same batch
     seen = _seen(saved_model, blobs)
     upright = _seen(saved_model, [imagefiles.encode(oriented.upright(), "JPEG", quality=95)])[0]
-    assert np.abs(seen - upright).max() < 0.02, np.abs(seen - upright).max(axis=1)
+    error = np.abs(seen - upright).max(axis=1)
+    assert error[:-1].max() < 0.01 and error[-1] < 0.05, error  # the PNG has no JPEG artefacts: 0.025
     # Without the tag, the stored pixels are sideways: the check above can fail.
     untagged = imagefiles.encode(oriented.upright().transpose(oriented.TO_UPRIGHT[8]), "JPEG", quality=95)
     assert np.abs(_seen(saved_model, [untagged])[0] - upright).max() > 0.2
