@@ -3,10 +3,12 @@
 Pure TensorFlow, so they run inside the Transform graph, and so alike in
 Transform, in the Trainer's input and in the serving model (`tft_layer`).
 
-- `check_pixels`: one image's width and height from its header (JPEG's frame
-  header through `tf.image.extract_jpeg_shape`, PNG's IHDR, GIF's screen
-  descriptor, BMP's info header), refused above `limits.MAX_PIXELS` with an
-  InvalidArgument error before anything is decoded.
+- `check_limits`: one image checked against the limits ingestion applies
+  (`components.limits`), with an InvalidArgument error before anything is
+  decoded: its bytes; its width and height from the header (JPEG's frame header
+  through `tf.image.extract_jpeg_shape`, PNG's IHDR, GIF's screen descriptor,
+  BMP's info header) times its frames; a GIF's frames, counted from its block
+  structure, since TensorFlow decodes every frame even when only the first is kept.
 - `exif_orientation` and `orient`: phone cameras store the sensor's pixels and
   say in the EXIF Orientation tag (0x0112) how to turn them upright; TensorFlow's
   decoders ignore the tag. `exif_orientation` reads it for a whole batch at once
@@ -76,11 +78,58 @@ def header_size(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return size[0], size[1]
 
 
-def check_pixels(data: tf.Tensor, max_pixels: int = limits.MAX_PIXELS) -> tf.Operation:
-    """An assert that fails with InvalidArgument when one image's header claims more than `max_pixels`."""
-    width, height = header_size(data)
-    template = f"image too large: {{}}x{{}} exceeds the {max_pixels / 1e6:g}-megapixel limit"
-    return tf.debugging.Assert(width * height <= max_pixels, [tf.strings.format(template, (width, height))])
+def _colour_table(flags: tf.Tensor) -> tf.Tensor:
+    return tf.where(flags >= 0x80, 3 * tf.bitwise.left_shift(tf.constant(2, tf.int64), flags % 8), 0)
+
+
+def gif_frames(data: tf.Tensor) -> tf.Tensor:
+    """The frames of one GIF, counted from its blocks as `image_check.gif_frames` does
+    (up to `limits.MAX_GIF_FRAMES` + 1), int64; TensorFlow decodes every frame."""
+    length = tf.cast(tf.strings.length(data), tf.int64)
+
+    def body(pos, frames, in_data, done):
+        b = _u8(data, pos, 10)
+        # Inside a block's data: a sub-block led by its size; an empty one ends the block.
+        sub = (pos + 1 + b[0], frames, b[0] != 0, done)
+        image = (pos + 10 + _colour_table(b[9]) + 1, frames + 1, tf.constant(True), done)
+        extension = (pos + 2, frames, tf.constant(True), done)
+        other = (pos, frames, tf.constant(False), tf.constant(True))  # the trailer, or malformed
+        return tuple(
+            tf.where(in_data, s, tf.where(b[0] == 0x2C, i, tf.where(b[0] == 0x21, e, o)))
+            for s, i, e, o in zip(sub, image, extension, other, strict=True)
+        )
+
+    def more(pos, frames, in_data, done):
+        return tf.logical_not(done) & (pos < length) & (frames <= limits.MAX_GIF_FRAMES)
+
+    start = 13 + _colour_table(_u8(data, 10, 1)[0])
+    no = tf.constant(False)
+    _, frames, _, _ = tf.while_loop(more, body, (start, tf.constant(0, tf.int64), no, no))
+    return frames
+
+
+def check_limits(data: tf.Tensor) -> tf.Operation:
+    """Asserts that fail with InvalidArgument, before any decode, on one image over the limits
+    ingestion applies (`limits`): its bytes first, then its GIF frames and its pixels (every
+    GIF frame counted), both read from the header."""
+    size = tf.cast(tf.strings.length(data), tf.int64)
+    big = f"file too large: {{}} bytes, above the {limits.MAX_FILE_BYTES}-byte limit"
+    small_enough = tf.debugging.Assert(size <= limits.MAX_FILE_BYTES, [tf.strings.format(big, size)])
+    with tf.control_dependencies([small_enough]):
+        width, height = header_size(data)
+        is_gif = _starts_with(_u8(data, 0, 3), [0x47, 0x49, 0x46])
+        frames = tf.cond(is_gif, lambda: gif_frames(data), lambda: tf.constant(1, tf.int64))
+    many = f"GIF with more than {limits.MAX_GIF_FRAMES} frames (the frame limit)"
+    wide = tf.strings.join([
+        tf.strings.format("image too large: {}x{}", (width, height)),
+        tf.where(frames > 1, tf.strings.format(" x {} frames", frames), ""),
+        f" exceeds the {limits.MAX_PIXELS / 1e6:g}-megapixel limit",
+    ])
+    return tf.group(
+        small_enough,
+        tf.debugging.Assert(frames <= limits.MAX_GIF_FRAMES, [many]),
+        tf.debugging.Assert(width * height * frames <= limits.MAX_PIXELS, [wide]),
+    )
 
 
 def _exif_tiff_start(data: tf.Tensor) -> tf.Tensor:

@@ -4,8 +4,9 @@ This is the tutorial's `resize_and_rescale`, moved into tensorflow-transform so
 that the very same graph runs in Transform, in the Trainer's input and inside the
 serving model (as `tft_layer`). It is deterministic: no random op belongs here;
 random augmentation lives in `components.augment` and runs in the Trainer only.
-Images over `limits.MAX_PIXELS` are refused before decoding, and a JPEG's EXIF
-orientation is applied, both in graph ops (`components.image_graph`).
+Images over the limits of `components.limits` (bytes, pixels, GIF frames) are
+refused before decoding, and a JPEG's EXIF orientation is applied, both in graph
+ops (`components.image_graph`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ TRANSFORMED_IMAGE_KEY = "image_xf"
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:
     """Encoded bytes (JPEG, PNG, GIF first frame, BMP) to RGB uint8 [h, w, 3], as stored.
 
-    The header's pixel size is checked first: above `limits.MAX_PIXELS`, an
-    InvalidArgumentError (`image too large: ...`) and nothing is decoded.
+    The limits ingestion applies are checked first (`image_graph.check_limits`):
+    over one, an InvalidArgumentError (`image too large: ...`) and nothing is
+    decoded.
     `channels=3` turns grayscale, RGBA and CMYK into RGB; 16-bit PNGs come out
     as 8-bit. Bad bytes raise InvalidArgumentError naming the problem.
     """
-    with tf.control_dependencies([image_graph.check_pixels(encoded)]):
+    with tf.control_dependencies([image_graph.check_limits(encoded)]):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
     image.set_shape([None, None, 3])
     return image

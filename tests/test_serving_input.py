@@ -1,6 +1,7 @@
 """What the Transform graph does with what clients send: EXIF orientation and the pixel limit,
 checked through a SavedModel saved as the Trainer saves it (`serving.make_signatures`)."""
 
+import re
 import struct
 
 import imagefiles
@@ -9,7 +10,7 @@ import orientation_images as oriented
 import pytest
 import tensorflow as tf
 
-from components import limits, preprocessing, serving
+from components import image_check, image_graph, limits, preprocessing, serving
 
 N_OUT = 6 * 6 * 3  # the stand-in model's outputs: the transformed image pooled to 6x6
 
@@ -37,6 +38,34 @@ def test_pixel_limit_is_checked_from_the_header(fmt):
     with pytest.raises(tf.errors.InvalidArgumentError, match="image too large: 30000x30000 exceeds the 50-megapixel"):
         preprocessing.preprocess_encoded(tf.constant([_forged(fmt)]))
     assert limits.MAX_PIXELS < 30000 * 30000
+
+
+@pytest.mark.parametrize("frames", [1, 3, 7, 101, 150])
+def test_gif_frames_are_counted_in_the_graph_as_at_ingestion(frames):
+    data = imagefiles.gif_with_frames(frames)
+    counted = int(image_graph.gif_frames(tf.constant(data)))
+    assert counted == image_check.gif_frames(data, limits.MAX_GIF_FRAMES) == min(frames, limits.MAX_GIF_FRAMES + 1)
+
+
+def _many_frames_claiming(width: int, height: int) -> bytes:
+    data = bytearray(imagefiles.gif_with_frames(3))
+    data[6:10] = struct.pack("<HH", width, height)  # the logical screen every frame is decoded to
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (imagefiles.gif_with_frames(101), "GIF with more than 100 frames (the frame limit)"),
+        (_many_frames_claiming(4096, 4096), "image too large: 4096x4096 x 3 frames exceeds the 50-megapixel limit"),
+        (b"\xff\xd8\xff" + bytes(limits.MAX_FILE_BYTES), "file too large: 20000003 bytes, above the 20000000-byte"),
+    ],
+    ids=["frames", "pixels_times_frames", "bytes"],
+)
+def test_the_ingestion_limits_hold_in_the_graph(data, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
+        preprocessing.preprocess_encoded(tf.constant([data]))
+    assert preprocessing.preprocess_encoded(tf.constant([_many_frames_claiming(4096, 1000)])).shape == (1, 180, 180, 3)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +116,7 @@ def test_all_eight_exif_orientations_are_served_upright(saved_model):
 
 
 def test_too_many_pixels_is_an_invalid_argument_and_serving_goes_on(saved_model):
-    for fmt in ("png", "jpeg"):
-        with pytest.raises(tf.errors.InvalidArgumentError, match="image too large: 30000x30000"):
-            saved_model(image_bytes=tf.constant([_forged(fmt)]))
+    for data in (_forged("png"), _forged("jpeg"), imagefiles.gif_with_frames(101)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="image too large: 30000x30000|more than 100 frames"):
+            saved_model(image_bytes=tf.constant([data]))
         assert saved_model(image_bytes=tf.constant([imagefiles.jpeg()]))["probabilities"].shape == (1, N_OUT)
