@@ -21,7 +21,7 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 
-from components import archives, image_check, sources
+from components import archives, image_check, progress, sources
 from components.entries import QUARANTINED, SKIPPED, Entry
 
 
@@ -56,6 +56,7 @@ class _CheckImage(beam.DoFn):
 
     def process(self, item: tuple[Entry, bytes | None], duplicates: dict[str, str]):
         entry, data = item
+        progress.FILES_CHECKED.add()
         if entry.verdict is not None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, entry.verdict, entry.reason))
             return

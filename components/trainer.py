@@ -20,7 +20,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from components import augment, input_pipeline, reports, serving  # noqa: E402
+from components import augment, input_pipeline, progress, reports, serving  # noqa: E402
 from components import model as model_lib  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int):
 
 def callbacks(config: TrainConfig, log_dir: str) -> list:
     """TensorBoard logs always; early stopping on eval accuracy when `patience` > 0."""
-    result = [keras.callbacks.TensorBoard(log_dir=log_dir)]
+    result = [keras.callbacks.TensorBoard(log_dir=log_dir), progress.TrainingProgress(config.batch_size)]
     if config.patience > 0:
         result.append(
             keras.callbacks.EarlyStopping(

@@ -1,70 +1,111 @@
-"""`python -m pipeline` / `flowers`: the product's command line."""
+"""`python -m pipeline` / `flowers`: the product's command line.
+
+This module only parses flags. Arguments are checked (`pipeline.validate`)
+before anything heavy is imported; each command then runs in its own module's
+`main(args, console)`, inside a console session that sends library output to a
+log file (`pipeline.console`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
+import importlib
+import logging
 import os
 import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from components import augment, labels  # noqa: E402
-from pipeline import configs  # noqa: E402
+from components import labels  # noqa: E402
+from pipeline import console as console_lib  # noqa: E402
+from pipeline import paths, validate  # noqa: E402
+
+COMMANDS = {
+    "run": "pipeline.run_command",
+    "ingest": "pipeline.run_command",
+    "preview": "pipeline.preview",
+    "bench": "pipeline.bench",
+    "compile": "pipeline.kubeflow_v2_runner",
+    "predict": "pipeline.predict",
+}
+# Flags whose default is RunConfig's: left None here so that parsing never
+# imports TensorFlow; --help looks the defaults up.
+_RUN_CONFIG_COMMANDS = ("run", "ingest", "compile", "preview")
 
 
-def _add_run_flags(parser: argparse.ArgumentParser, output_default: str) -> None:
-    parser.add_argument("--data", default=configs.SAMPLE_DATA,
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        """One sentence and exit code 2, instead of the usage block."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help).\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default is None and self._prog.split()[-1] in _RUN_CONFIG_COMMANDS:
+            from pipeline import configs
+
+            default = getattr(configs.RunConfig, action.dest, None)
+        if action.option_strings and default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += f" (default: {default})"
+        return text.replace("%", "%%")
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=paths.SAMPLE_DATA,
                         help="class folder, .tgz of one, or tfds:tf_flowers (default: the bundled sample)")
-    parser.add_argument("--output", default=output_default, help="where artifacts, metadata and the summary go")
+    parser.add_argument("--output", default="out", help="where artifacts, metadata, logs and the report go")
     parser.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                         help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--runner=DataflowRunner")
-    parser.add_argument("--max-quarantined", type=float, default=configs.RunConfig.max_quarantined,
-                        help="fail when more than this fraction of files is quarantined (default 0.01)")
-    parser.add_argument("--schema-dir", default=configs.SCHEMA_DIR)
-    parser.add_argument("--tfds-data-dir", default=None)
+    parser.add_argument("--max-quarantined", type=float,
+                        help="fail when more than this fraction of files is quarantined")
+    parser.add_argument("--schema-dir", default=paths.SCHEMA_DIR, help="a folder holding schema.pbtxt")
+    parser.add_argument("--tfds-data-dir", help="where TFDS keeps its downloads, for --data tfds:...")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowers", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show library logs on the console too (they always go to the log file)")
+    parser = _Parser(prog="flowers", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="the whole DAG with LocalDagRunner")
-    _add_run_flags(run, "out")
-    run.add_argument("--epochs", type=int, default=configs.RunConfig.epochs)
-    run.add_argument("--seed", type=int, default=configs.RunConfig.seed)
-    run.add_argument("--batch-size", type=int, default=configs.RunConfig.batch_size)
-    run.add_argument("--augmentation", default=configs.RunConfig.augmentation,
-                     help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
-    run.add_argument("--learning-rate", type=float, default=configs.RunConfig.learning_rate)
-    run.add_argument("--lr-schedule", choices=["constant", "cosine"], default=configs.RunConfig.lr_schedule)
-    run.add_argument("--patience", type=int, default=configs.RunConfig.patience,
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common],
+                                   formatter_class=_HelpFormatter)
+
+    run = command("run", "the whole DAG with LocalDagRunner")
+    _add_run_flags(run)
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--augmentation", help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    run.add_argument("--patience", type=int,
                      help="stop when eval accuracy has not improved for this many epochs (0: never)")
-    run.add_argument("--min-accuracy", type=float, default=configs.RunConfig.min_accuracy,
-                     help="eval accuracy a model needs to be blessed and pushed")
+    run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
 
-    ingest = commands.add_parser("ingest", help="ExampleGen, statistics and validation only")
-    _add_run_flags(ingest, "out")
+    _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
 
-    preview = commands.add_parser("preview", help="a 3x3 grid of one photo under the training augmentation")
-    preview.add_argument("--data", default=configs.SAMPLE_DATA)
+    preview = command("preview", "a 3x3 grid of one photo under the training augmentation")
+    preview.add_argument("--data", default=paths.SAMPLE_DATA)
     preview.add_argument("--output", default="preview.png")
-    preview.add_argument("--seed", type=int, default=configs.RunConfig.seed)
-    preview.add_argument("--augmentation", default=augment.FULL_SPEC)
+    preview.add_argument("--seed", type=int)
+    preview.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
 
-    bench = commands.add_parser("bench", help="input pipeline throughput beside the tutorial's pipelines")
-    bench.add_argument("--data", default=configs.SAMPLE_DATA)
+    bench = command("bench", "input pipeline throughput beside the tutorial's pipelines")
+    bench.add_argument("--data", default=paths.SAMPLE_DATA)
     bench.add_argument("--output", default="bench.json")
     bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--augmentation", default=augment.FULL_SPEC)
-    bench.add_argument("--serving-model", default=None,
-                       help="instead: serving_images latency and batch throughput of this pushed model")
+    bench.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
+    bench.add_argument("--serving-model", help="instead: serving_images latency and batch throughput of this model")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
-    compile_ = commands.add_parser("compile", help="the KFP v2 / Vertex AI Pipelines spec (JSON)")
+    compile_ = command("compile", "the KFP v2 / Vertex AI Pipelines spec (JSON)")
     compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
                           help="both compile the same KFP v2 spec")
     compile_.add_argument("--output", default="pipeline.json")
@@ -77,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--serving-root", default="gs://YOUR_BUCKET/flowers",
                           help="the Pusher writes SERVING_ROOT/serving_model/<version>")
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
-    compile_.add_argument("--epochs", type=int, default=configs.RunConfig.epochs)
+    compile_.add_argument("--epochs", type=int)
     compile_.add_argument("--classes", default=",".join(labels.TF_FLOWERS_CLASSES),
                           help="comma-separated class names, in label order")
     compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
@@ -88,100 +129,40 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--dry-run-local", metavar="DIR",
                           help="instead: compile for DIR (pipeline and serving root) and run every task here")
 
-    predict = commands.add_parser("predict", help="classify image files with a pushed model")
+    predict = command("predict", "classify image files with a pushed model")
     predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")
     predict.add_argument("files", nargs="+")
     return parser
 
 
-def _config(args: argparse.Namespace) -> configs.RunConfig:
-    fields = {f.name for f in dataclasses.fields(configs.RunConfig)}
-    values = {k: v for k, v in vars(args).items() if k in fields}
-    return configs.RunConfig(**values)
+def _log_path(args: argparse.Namespace) -> str:
+    if args.command in ("run", "ingest"):
+        return console_lib.run_log_path(args.output)
+    if args.command == "bench":
+        return os.path.join(args.work_dir, "logs", "bench.log")
+    return console_lib.default_log_path(args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "predict":
-        from pipeline import predict
-
-        for line in predict.predict_files(args.model, args.files):
-            print(json.dumps(line), flush=True)
-        return 0
-
-    if args.command == "preview":
-        from pipeline import preview
-
-        source = preview.write_preview(args.data, args.output, args.augmentation, args.seed)
-        print(f"{args.output}: {source} under {args.augmentation}")
-        return 0
-    if args.command == "bench":
-        from pipeline import bench
-
-        if args.serving_model:
-            report = bench.run_serving_bench(args.serving_model, args.data, args.output)
-        elif args.beam:
-            report = bench.run_beam_bench(args.data, args.output, args.work_dir)
-        else:
-            report = bench.run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation)
-        print(json.dumps(report, indent=2))
-        return 0
-
-    if args.command == "compile":
-        from pipeline import kubeflow_v2_runner
-
-        config = configs.RunConfig(
-            data=args.data, output=args.serving_root, schema_dir=args.schema_dir,
-            beam_args=args.beam_args, epochs=args.epochs,
-        )
-        if args.dry_run_local:
-            from pipeline import vertex_dry_run
-
-            if args.vertex_project:
-                print("flowers compile: --dry-run-local cannot run the Vertex AI training job", file=sys.stderr)
-                return 2
-            print(json.dumps(vertex_dry_run.dry_run_local(config, args.dry_run_local), indent=2))
-            return 0
-        vertex = None
-        if args.vertex_project:
-            vertex = {
-                "project": args.vertex_project, "region": args.vertex_region, "machine_type": args.machine_type,
-                "accelerator_type": args.accelerator_type, "accelerator_count": args.accelerator_count,
-            }
-        spec = kubeflow_v2_runner.compile_pipeline(
-            config, args.output, args.image, args.pipeline_root,
-            class_names=tuple(args.classes.split(",")), vertex_training=vertex,
-        )
-        tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
-        print(f"{args.output}: {len(tasks)} tasks ({', '.join(tasks)}), image {args.image}")
-        return 0
-
-    from components import example_gen, validation_gate
-
-    config = _config(args)
     try:
-        return _run_pipeline(args.command, config)
-    except (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError) as err:
-        print(f"flowers {args.command}: {err}", file=sys.stderr)
-        report = os.path.join(config.output, example_gen.REPORT_FILE)
-        if os.path.exists(report):
-            print(f"report: {report}", file=sys.stderr)
-        return 1
-
-
-def _run_pipeline(command: str, config: configs.RunConfig) -> int:
-    from pipeline import local_runner
-
-    if command == "ingest":
-        summary = local_runner.ingest(config)
-        counts = {k: summary[k] for k in ("files_seen", "ingested_total")}
-        counts.update(quarantined=len(summary["quarantined"]), skipped=len(summary["skipped"]))
-        print(json.dumps(counts))
-        print(f"report: {os.path.join(config.output, 'ingest_report.json')}")
-        return 0
-    summary = local_runner.run(config)
-    print(local_runner.format_summary(summary))
-    return 0
+        args.listed_files = validate.check(args)
+    except validate.UsageError as err:
+        print(f"flowers {args.command}: {err}", file=sys.stderr, flush=True)
+        return 2
+    with console_lib.session(_log_path(args), verbose=args.verbose) as console:
+        try:
+            validate.check_augmentation(getattr(args, "augmentation", None))  # imports TensorFlow
+        except validate.UsageError as err:
+            console.error(f"flowers {args.command}: {err}")
+            return 2
+        try:
+            return importlib.import_module(COMMANDS[args.command]).main(args, console)
+        except Exception as err:  # noqa: BLE001 - one line here, the traceback in the log
+            logging.getLogger(__name__).exception("flowers %s failed", args.command)
+            message = (str(err).strip().splitlines() or [""])[0][:300]
+            console.error(f"flowers {args.command}: {type(err).__name__}: {message} (log: {console.log_path})")
+            return 1
 
 
 if __name__ == "__main__":

@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from pathlib import Path
 
 from components import augment, example_gen, limits
+from pipeline.paths import REPO_ROOT, SAMPLE_DATA, SCHEMA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_DATA = str(REPO_ROOT / "data" / "flower_photos_sample")
-SCHEMA_DIR = str(REPO_ROOT / "schemas")
 PIPELINE_NAME = "flowers"
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"

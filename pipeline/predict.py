@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import tensorflow as tf
 
 from components import image_check
+from pipeline.console import Console
 
 
 def resolve_model_dir(path: str) -> str:
@@ -44,3 +47,14 @@ def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]
             "score": round(float(probabilities[best]), 4),
             "probabilities": {n: round(float(p), 4) for n, p in zip(names, probabilities, strict=False)},
         }
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    """One JSON line per file; exit 1 when any file failed."""
+    failed = 0
+    for line in predict_files(args.model, args.files):
+        failed += "error" in line
+        console.line(json.dumps(line))
+    if failed:
+        console.error(f"flowers predict: {failed} of {len(args.files)} files failed (see their error lines).")
+    return 1 if failed else 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 import tensorflow as tf
 
 from components import augment, preprocessing, sources
+from pipeline.console import Console
 
 
 def first_photo(data: str) -> tuple[str, bytes]:
@@ -51,3 +53,12 @@ def write_preview(data: str, output: str, spec: str, seed: int) -> str:
         tf.io.gfile.makedirs(parent)
     tf.io.write_file(output, png)
     return path
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    from pipeline import configs
+
+    spec = args.augmentation or augment.FULL_SPEC
+    source = write_preview(args.data, args.output, spec, configs.RunConfig.seed if args.seed is None else args.seed)
+    console.line(f"{args.output}: {source} under {spec}")
+    return 0

@@ -11,10 +11,14 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def first_run(tmp_path_factory):
-    """One LocalDagRunner run of the whole DAG on the bundled sample, shared by the
-    tests that need its artifacts (it costs about two minutes on two cores)."""
-    from pipeline import configs, local_runner
+    """One `flowers run` of the whole DAG on the bundled sample (in this process),
+    shared by the tests that need its artifacts, its report or its console
+    (about two minutes on two cores). Returns the config and run_summary.json."""
+    import json
+
+    from pipeline import cli, configs
 
     output = str(tmp_path_factory.mktemp("run"))
-    config = configs.RunConfig(output=output, epochs=2, min_accuracy=0.0)
-    return config, local_runner.run(config)
+    assert cli.main(["run", "--output", output, "--epochs", "2", "--min-accuracy", "0"]) == 0
+    with open(os.path.join(output, "run_summary.json")) as f:
+        return configs.RunConfig(output=output, epochs=2, min_accuracy=0.0), json.load(f)

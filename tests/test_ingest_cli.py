@@ -24,7 +24,8 @@ def test_ingest_lists_every_bad_file_and_fails_clearly(tmp_path, capsys):
     assert cli.main(["ingest", "--data", str(data), "--output", str(output)]) == 1
 
     err = capsys.readouterr().err
-    assert "6 of 19 files quarantined (31.6%), above the 1.0% limit" in err
+    assert err.startswith("flowers ingest: ExampleGen failed: 6 of 19 files quarantined (31.6%), above the 1.0% limit")
+    assert f"log: {output / 'logs' / 'run.log'}" in err and f"report: {output / 'report.html'}" in err
     assert "roses/empty.jpg: empty file (0 bytes)" in err
     with open(os.path.join(output, "ingest_report.json")) as f:
         report = json.load(f)
@@ -35,6 +36,6 @@ def test_ingest_lists_every_bad_file_and_fails_clearly(tmp_path, capsys):
 
     # With a limit that allows them, the same folder is ingested and validated.
     assert cli.main(["ingest", "--data", str(data), "--output", str(output), "--max-quarantined", "0.5"]) == 0
-    assert json.loads(capsys.readouterr().out.splitlines()[0]) == {
-        "files_seen": 20, "ingested_total": 13, "quarantined": 6, "skipped": 1,
-    }
+    out = capsys.readouterr().out
+    assert "ExampleGen        13 photos -> train " in out and ", 6 quarantined   " in out
+    assert f"report:          {output / 'report.html'}" in out

@@ -50,8 +50,10 @@ def test_predict_command_prints_one_line_per_file(first_run, tmp_path, capsys):
     serving_base = os.path.dirname(first_run[1]["pushed_model"])
     newest = max(os.listdir(serving_base), key=int)
     assert predict.resolve_model_dir(serving_base) == os.path.join(serving_base, newest)
-    assert cli.main(["predict", "--model", serving_base, str(good), str(bad), str(tmp_path / "missing.jpg")]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert cli.main(["predict", "--model", serving_base, str(good), str(bad), str(tmp_path / "missing.jpg")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "flowers predict: 2 of 3 files failed (see their error lines).\n"
+    lines = [json.loads(line) for line in captured.out.strip().splitlines()]
     assert [line["file"] for line in lines] == [str(good), str(bad), str(tmp_path / "missing.jpg")]
     assert lines[0]["label"] in lines[0]["probabilities"] and len(lines[0]["probabilities"]) == 5
     assert abs(sum(lines[0]["probabilities"].values()) - 1.0) < 1e-3

@@ -1,0 +1,77 @@
+"""`flowers run` and `flowers ingest`: the DAG on LocalDagRunner, stage by stage, then the report.
+
+The console shows a line per component and live progress (`pipeline.stages`);
+everything the libraries print goes to `<output>/logs/run.log`. Success or
+failure, the run ends with `<output>/report.html`. A failure names the failing
+component and the log file, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+from components import example_gen, validation_gate
+from pipeline import configs, local_runner, report, stage_results, stages
+from pipeline.console import Console
+
+# Failures whose message is already written for a person (and lists what to fix).
+_EXPLAINED = (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError)
+
+
+def build_config(args: argparse.Namespace) -> configs.RunConfig:
+    """The run's settings: the flags given, RunConfig's defaults for the rest."""
+    fields = {f.name for f in dataclasses.fields(configs.RunConfig)}
+    return configs.RunConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+
+
+def explain(error: BaseException) -> str:
+    if isinstance(error, _EXPLAINED):
+        return str(error)
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    config = build_config(args)
+    view = stages.StageView(console, stage_results.describer(config.metadata_path), args.listed_files)
+    started = time.time()
+    summary: dict[str, Any] | None = None
+    error = failed = None
+    view.attach()
+    try:
+        if args.command == "ingest":
+            local_runner.ingest(config)
+        else:
+            summary = local_runner.run(config)
+    except Exception as err:  # noqa: BLE001 - reported below, with the log's path
+        logging.getLogger(__name__).exception("flowers %s failed", args.command)
+        error, failed = err, view.fail()
+    finally:
+        view.detach()
+    page = _write_report(config, args.command, started, summary, error, failed, console.log_path)
+    if error is not None:
+        console.error(f"flowers {args.command}: {failed or 'the pipeline'} failed: {explain(error)}")
+        console.error(f"log: {console.log_path}")
+        if page:
+            console.error(f"report: {page}")
+        return 1
+    if summary is not None:
+        console.line(local_runner.format_summary(summary))
+    else:
+        console.line(f"ingest report:   {os.path.join(config.output, example_gen.REPORT_FILE)}")
+    console.line(f"log:             {console.log_path}")
+    console.line(f"report:          {page}")
+    return 0
+
+
+def _write_report(config, command, started, summary, error, failed, log) -> str | None:
+    try:
+        return report.write_report(config, command, started, summary, error, failed, log)
+    except Exception:  # noqa: BLE001 - the run's own outcome matters more than its page
+        logging.getLogger(__name__).exception("cannot write the report")
+        return None

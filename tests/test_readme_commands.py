@@ -1,0 +1,65 @@
+"""Every command example in README.md parses with the real parser (`--help` would not
+catch a flag that does not exist)."""
+
+import re
+import shlex
+
+from pipeline import cli, configs
+
+README = configs.REPO_ROOT / "README.md"
+
+
+def readme_commands() -> list[list[str]]:
+    """`flowers ...` lines of code blocks and inline code, and `make run ARGS="..."`."""
+    text = README.read_text()
+    commands = []
+    for block in re.findall(r"```(?:sh)?\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip().removeprefix(".venv/bin/")
+            if line.startswith("flowers "):
+                commands.append([t.strip("[]") for t in shlex.split(line, comments=True)[1:]])  # [optional]
+    for span in re.findall(r"`([^`\n]+)`", text):
+        span = span.strip().removeprefix(".venv/bin/")
+        if span.startswith("flowers ") and "--help" not in span:
+            commands.append(shlex.split(span.replace("\\|", "|"))[1:])  # `\|`: a pipe in a table
+    for args in re.findall(r'make run ARGS="([^"]*)"', text):
+        commands.append(["run", *shlex.split(args)])
+    return commands
+
+
+def test_every_readme_command_parses():
+    commands = readme_commands()
+    assert {c[0] for c in commands} == {"run", "ingest", "preview", "bench", "compile", "predict"}
+    assert len(commands) >= 12
+    parser = cli.build_parser()
+    for args in commands:
+        parsed = parser.parse_args(args)
+        assert parsed.command == args[0]
+
+
+def test_every_flag_the_readme_names_exists():
+    """Flags named in prose (`--max-quarantined`) too; `--runner=...` spans are Beam's."""
+    parser = cli.build_parser()
+    known = {
+        option
+        for sub in parser._subparsers._group_actions[0].choices.values()
+        for action in sub._actions
+        for option in action.option_strings
+    }
+    named = set()
+    for span in re.findall(r"`(--[^`]+)`", README.read_text()):
+        if not re.match(r"--[a-z-]+=", span):
+            named |= set(re.findall(r"(?<![=\w-])--[a-z][a-z-]*", span))
+    assert len(named) >= 8
+    assert named <= known, sorted(named - known)
+
+
+def test_an_unknown_flag_fails_the_parse(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["ingest", "--max-pixels", "100"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "flowers: unrecognized arguments: --max-pixels 100 (see flowers --help).\n"
+    )
