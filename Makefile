@@ -2,32 +2,36 @@
 #   make run    the whole pipeline on the bundled sample photos
 #   make test   the test suite
 # Both first build .venv from requirements.lock (Python 3.10 via .python-version).
+# pip's own output goes to .venv/pip.log and is shown only when an install fails.
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+PIPLOG := $(VENV)/pip.log
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .PHONY: run test lint clean
 
 $(STAMP): requirements.lock setup.py
-	python -c 'import sys; assert sys.version_info[:2] == (3, 10), "TFX 1.16 needs Python 3.10: install it with pyenv (.python-version says 3.10)"'
-	test -d $(VENV) || python -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==24.3.1
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $(STAMP)
+	@python -c 'import sys; assert sys.version_info[:2] == (3, 10), "TFX 1.16 needs Python 3.10: install it with pyenv (.python-version says 3.10)"'
+	@test -d $(VENV) || python -m venv $(VENV)
+	@echo "Installing the locked dependencies into $(VENV) (about 5 minutes the first time)..."
+	@( $(PY) -m pip install --upgrade pip==24.3.1 \
+	   && $(PY) -m pip install -r requirements.lock \
+	   && $(PY) -m pip install --no-deps --no-build-isolation -e . ) > $(PIPLOG) 2>&1 \
+	 || { cat $(PIPLOG); echo "pip failed; its output is above and in $(PIPLOG)"; exit 1; }
+	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m pipeline run $(ARGS)
+	@$(PY) -m pipeline run $(ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -p no:warnings tests $(ARGS)
+	@$(VENV)/bin/ruff check .
+	@$(PY) -m pytest -q -p no:warnings tests $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf out

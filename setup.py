@@ -12,6 +12,7 @@ setup(
     description="A production image input pipeline on TFX: photos in, a serving model out.",
     python_requires=">=3.9,<3.11",
     packages=["pipeline", "components"],
+    package_data={"pipeline": ["templates/*.html"]},
     install_requires=[
         "tfx==1.16.0",
         "tensorflow>=2.16,<2.17",
@@ -21,7 +22,10 @@ setup(
         "apache-beam[gcp]>=2.60",
         "dill",
         "pillow",
+        "jinja2>=3",
+        "tqdm>=4",
+        "matplotlib",
     ],
-    extras_require={"kfp": ["kfp>=2.5,<3"], "test": ["pytest"]},
+    extras_require={"kfp": ["kfp>=2.5,<3"], "test": ["pytest", "playwright>=1.40"]},
     entry_points={"console_scripts": ["flowers=pipeline.cli:main"]},
 )
