@@ -12,7 +12,6 @@ on a noisy machine.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import itertools
 import json
@@ -25,7 +24,6 @@ import tensorflow as tf
 
 from components import augment, input_pipeline, preprocessing
 from pipeline import configs, local_runner
-from pipeline.console import Console
 
 AUTOTUNE = tf.data.AUTOTUNE
 BATCH = 32
@@ -313,14 +311,3 @@ def run_serving_bench(model_dir: str, data: str, output: str, singles: int = 300
     with open(output, "w") as f:
         json.dump(report, f, indent=2)
     return report
-
-
-def main(args: argparse.Namespace, console: Console) -> int:
-    if args.serving_model:
-        report = run_serving_bench(args.serving_model, args.data, args.output)
-    elif args.beam:
-        report = run_beam_bench(args.data, args.output, args.work_dir)
-    else:
-        report = run_bench(args.data, args.output, args.work_dir, args.seed, args.augmentation or augment.FULL_SPEC)
-    console.line(json.dumps(report, indent=2))
-    return 0

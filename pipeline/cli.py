@@ -24,7 +24,7 @@ COMMANDS = {
     "run": "pipeline.run_command",
     "ingest": "pipeline.run_command",
     "preview": "pipeline.preview",
-    "bench": "pipeline.bench",
+    "bench": "pipeline.bench_command",
     "compile": "pipeline.kubeflow_v2_runner",
     "predict": "pipeline.predict",
 }
