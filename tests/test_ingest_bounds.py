@@ -126,4 +126,4 @@ def test_the_command_line_exits_1_with_one_sentence(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(local_runner, "run", one_class_run)
     assert cli.main(["run", "--output", str(tmp_path)]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert "flowers run: 1 class with images (daisy: 3 images), but ..." in err
+    assert "flowers run: the pipeline failed: 1 class with images (daisy: 3 images), but ..." in err
