@@ -125,3 +125,22 @@ def test_a_broken_archive_is_one_quarantined_entry_not_a_crash(tmp_path):
     assert [e.filename for e, _ in good] == ["daisy/d0.jpg"]
     assert broken.path == "flower_photos/daisy/d1.jpg" and broken.verdict == QUARANTINED and blob is None
     assert broken.reason.startswith("not readable: the archive breaks here")
+
+
+def test_remote_files_are_measured_before_they_are_read(monkeypatch):
+    import tensorflow as tf
+
+    from components import limits
+
+    root = "ram://sizes_test"
+    photo = images.jpeg()
+    for name, data in {"daisy/a.jpg": photo, "daisy/big.jpg": b"x" * (len(photo) + 1)}.items():
+        tf.io.gfile.makedirs(f"{root}/daisy")
+        with tf.io.gfile.GFile(f"{root}/{name}", "wb") as f:
+            f.write(data)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", len(photo))
+    read = {entry.path: (entry, data) for entry, data in sources.iter_with_bytes(root)}
+    assert read["daisy/a.jpg"][1] == photo
+    big, data = read["daisy/big.jpg"]
+    assert data is None
+    assert big.reason == f"file too large: {len(photo) + 1} bytes, above the {len(photo)}-byte limit; not read"
