@@ -84,3 +84,16 @@ def test_a_bad_augmentation_spec_fails_before_any_work(tmp_path):
     assert result.stdout == ""
     # Only the log of this command exists: no artifact, no metadata.
     assert sorted(os.listdir(out)) == ["logs"]
+
+
+def test_verbose_shows_the_library_output_that_the_quiet_console_hides(tmp_path):
+    args = ("run", "--augmentation", "spin(3)", "--output", str(tmp_path / "out"))
+    quiet, verbose = flowers(*args), flowers(*args, "--verbose")
+    assert quiet.returncode == verbose.returncode == 2
+    assert len(quiet.stderr.splitlines()) == 1
+    # TensorFlow's import messages (C++ and Python) reach the console only with --verbose ...
+    library_lines = verbose.stderr.splitlines()[:-1]
+    assert library_lines and verbose.stderr.splitlines()[-1] == quiet.stderr.strip()
+    # ... and the log file has them either way (both runs appended to it).
+    log = (tmp_path / "out" / "logs" / "run.log").read_text()
+    assert all(line.split("] ", 1)[-1] in log for line in library_lines)
