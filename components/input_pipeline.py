@@ -35,7 +35,7 @@ class InputConfig:
     batch_size: int = 32
     seed: int = 42
     augmentation: str = augment.DEFAULT_SPEC
-    shuffle_buffer: int = 0  # 0: the whole split
+    shuffle_buffer: int = 0  # 0: the whole split, capped (SHUFFLE_CAP)
     cache: str = "auto"  # auto (memory if it fits, else a file), memory, file, none
     cache_dir: str = ""
     xla: bool = True
@@ -120,8 +120,15 @@ def cached(dataset: tf.data.Dataset, examples: int, config: InputConfig, name: s
     return dataset
 
 
+# The default shuffle buffer: the whole split, up to this many images (about
+# 400 MB of uint8 pixels). ExampleGen writes every split in a shuffled order,
+# so a buffer smaller than the split still mixes the classes in every batch.
+SHUFFLE_CAP = 4096
+
+
 def shuffle_buffer(config: InputConfig, examples: int) -> int:
-    return config.shuffle_buffer if config.shuffle_buffer > 0 else max(examples, 1)
+    """`shuffle_buffer` when set, else the split's size capped at SHUFFLE_CAP."""
+    return config.shuffle_buffer if config.shuffle_buffer > 0 else max(1, min(examples, SHUFFLE_CAP))
 
 
 def train_dataset(files, tft_output, config: InputConfig, examples: int, augmenter=None) -> tf.data.Dataset:
@@ -142,6 +149,55 @@ def train_dataset(files, tft_output, config: InputConfig, examples: int, augment
         return augmenter(images, keys, epochs), labels
 
     return dataset.map(augment_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def service_source(files, tft_output, config: InputConfig, epochs: int, examples: int, augmenter=None):
+    """What tf.data service workers run: `epochs` passes over the files, augmented, batched.
+
+    Elements are (float32 images, labels, filename keys).
+
+    The source is the (epoch, file) pairs, epoch-major: in `distributed_epoch`
+    mode the dispatcher hands each pair to one worker, so each epoch is one
+    pass over the data whatever the number of workers. A worker tags every
+    image with its pair's epoch, so its augmentation depends on (seed, image,
+    epoch) alone. Nothing is cached: a worker sees other files in other epochs.
+    Pure TensorFlow, so the graph (Transform's included) serializes.
+    """
+    files = list_files(files)
+    epoch_ids = tf.repeat(tf.range(epochs, dtype=tf.int64), len(files))
+    file_names = tf.tile(tf.constant(files), [epochs])
+
+    def read(epoch, filename):
+        records = tf.data.TFRecordDataset(filename, compression_type="GZIP")
+        return records.map(lambda record: (record, epoch))
+
+    dataset = tf.data.Dataset.from_tensor_slices((epoch_ids, file_names)).interleave(
+        read, cycle_length=max(1, min(config.parallel_reads, len(files))), num_parallel_calls=AUTOTUNE
+    )
+    transform = transform_batch_fn(tft_output)
+
+    def transform_tagged(records, epoch_tags):
+        pixels, labels, keys = transform(records)
+        return pixels, labels, keys, epoch_tags
+
+    dataset = dataset.batch(_TRANSFORM_BATCH).map(transform_tagged, num_parallel_calls=AUTOTUNE).unbatch()
+    dataset = dataset.shuffle(shuffle_buffer(config, examples), seed=config.seed)
+    augmenter = augmenter or make_augmenter(config)
+
+    def augment_batch(images, labels, keys, epoch_tags):
+        return augmenter(images, keys, epoch_tags), labels, keys
+
+    return dataset.batch(config.batch_size).map(augment_batch, num_parallel_calls=AUTOTUNE)
+
+
+def service_train_dataset(
+    files, tft_output, config: InputConfig, epochs: int, examples: int, service: str, augmenter=None
+) -> tf.data.Dataset:
+    """The training batches, made by tf.data service workers; repeated here, on the Trainer."""
+    dataset = service_source(files, tft_output, config, epochs, examples, augmenter).apply(
+        tf.data.experimental.service.distribute(processing_mode="distributed_epoch", service=service)
+    )
+    return dataset.map(lambda images, labels, _: (images, labels)).repeat().prefetch(AUTOTUNE)
 
 
 def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = None, name: str = "eval"):

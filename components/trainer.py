@@ -20,7 +20,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from components import augment, input_pipeline, progress, reports, serving  # noqa: E402
+from components import augment, data_service, input_pipeline, progress, reports, serving, watchdog  # noqa: E402
 from components import model as model_lib  # noqa: E402
 
 
@@ -41,6 +41,8 @@ class TrainConfig:
     devices: tuple[str, ...] = ()
     lr_schedule: str = "constant"
     patience: int = 0
+    data_service: str = ""  # grpc://HOST:PORT: augment on tf.data service workers
+    service_stall_seconds: float = 600.0  # fail when the service sends no batch for this long
 
     @classmethod
     def from_custom_config(cls, config: dict[str, Any]) -> TrainConfig:
@@ -92,7 +94,13 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
     cache_dir = os.path.join(fn_args.model_run_dir, "input_cache")
     inputs = config.input_config(cache_dir)
     augmenter = input_pipeline.make_augmenter(inputs)
-    train_ds = input_pipeline.train_dataset(train_files, tft_output, inputs, train_count, augmenter)
+    if config.data_service:
+        service = data_service.check_reachable(config.data_service)
+        train_ds = input_pipeline.service_train_dataset(
+            train_files, tft_output, inputs, config.epochs, train_count, service, augmenter
+        )
+    else:
+        train_ds = input_pipeline.train_dataset(train_files, tft_output, inputs, train_count, augmenter)
     eval_ds = input_pipeline.eval_dataset(fn_args.eval_files, tft_output, inputs)
 
     keras.utils.set_random_seed(config.seed)
@@ -104,15 +112,21 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
             model = model_lib.build_model(len(config.class_names), learning_rate(config, steps_per_epoch))
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    try:
-        history = model.fit(
+    def fit(extra_callbacks):
+        return model.fit(
             train_ds,
             epochs=config.epochs,
             steps_per_epoch=steps_per_epoch,
             validation_data=eval_ds,
-            callbacks=callbacks(config, fn_args.model_run_dir),
+            callbacks=callbacks(config, fn_args.model_run_dir) + extra_callbacks,
             verbose=2,
         )
+
+    try:
+        if config.data_service:
+            history = watchdog.fit_watched(fit, config.service_stall_seconds, f"tf.data service {config.data_service}")
+        else:
+            history = fit([])
     finally:
         if tf.io.gfile.exists(cache_dir):
             tf.io.gfile.rmtree(cache_dir)
@@ -129,6 +143,7 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         "precision": policy,
         "replicas": strategy.num_replicas_in_sync,
         **input_pipeline.describe(inputs, augmenter),
+        "data_service": config.data_service or None,
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
     }

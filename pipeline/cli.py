@@ -18,7 +18,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from components import labels  # noqa: E402
 from pipeline import console as console_lib  # noqa: E402
-from pipeline import paths, validate  # noqa: E402
+from pipeline import data_service, paths, validate  # noqa: E402
 
 COMMANDS = {
     "run": "pipeline.run_command",
@@ -27,6 +27,7 @@ COMMANDS = {
     "bench": "pipeline.bench_command",
     "compile": "pipeline.kubeflow_v2_runner",
     "predict": "pipeline.predict",
+    "data-service": "pipeline.data_service",
 }
 # Flags whose default is RunConfig's: left None here so that parsing never
 # imports TensorFlow; --help looks the defaults up.
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patience", type=int,
                      help="stop when eval accuracy has not improved for this many epochs (0: never)")
     run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
+    run.add_argument("--data-service", metavar="grpc://HOST:PORT",
+                     help="augment the training data on tf.data service workers (flowers data-service)")
 
     _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
 
@@ -102,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
     bench.add_argument("--serving-model", help="instead: serving_images latency and batch throughput of this model")
+    bench.add_argument("--data-service", nargs="?", const="local", metavar="grpc://HOST:PORT",
+                       help="instead: the training input through tf.data service; alone, a local dispatcher "
+                            "with one and then two worker processes")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
@@ -119,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the Pusher writes SERVING_ROOT/serving_model/<version>")
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
     compile_.add_argument("--epochs", type=int)
+    compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
+                          help="the Trainer augments on tf.data service workers at this dispatcher")
     compile_.add_argument("--classes", default=",".join(labels.TF_FLOWERS_CLASSES),
                           help="comma-separated class names, in label order")
     compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
@@ -128,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--accelerator-count", type=int, default=1)
     compile_.add_argument("--dry-run-local", metavar="DIR",
                           help="instead: compile for DIR (pipeline and serving root) and run every task here")
+
+    data_service.add_parser(command("data-service", "tf.data service servers for the Trainer's input"))
 
     predict = command("predict", "classify image files with a pushed model")
     predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")

@@ -24,6 +24,7 @@ EXAMPLE_GEN_MODULES = (
 TRANSFORM_MODULES = ("preprocessing",)
 TRAINER_MODULES = (
     "trainer", "input_pipeline", "augment", "random_hash", "warp", "model", "serving", "preprocessing", "reports",
+    "data_service", "watchdog",
 )
 
 
@@ -57,6 +58,7 @@ class RunConfig:
     tfds_data_dir: str | None = None
     precision: str = "auto"
     devices: list[str] = dataclasses.field(default_factory=list)
+    data_service: str = ""
 
     @property
     def pipeline_root(self) -> str:

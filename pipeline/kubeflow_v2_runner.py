@@ -101,6 +101,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                beam_args=args.beam_args)
     if args.epochs is not None:
         config = dataclasses.replace(config, epochs=args.epochs)
+    if args.data_service:
+        config = dataclasses.replace(config, data_service=args.data_service)
     if args.dry_run_local:
         from pipeline import vertex_dry_run
 

@@ -145,6 +145,7 @@ def create_pipeline(
             "augmentation": config.augmentation,
             "precision": config.precision,
             "devices": list(config.devices),
+            "data_service": config.data_service,
             "code_fingerprint": configs.code_fingerprint(configs.TRAINER_MODULES),
         },
     )

@@ -109,6 +109,16 @@ def check_model(path: str) -> None:
         )
 
 
+def check_service_address(flag: str, address: str | None) -> None:
+    from components.data_service import parse_address
+
+    if address and address != "local":
+        try:
+            parse_address(address)
+        except ValueError:
+            raise UsageError(f"{flag} {address} is not accepted: it must look like grpc://HOST:PORT.") from None
+
+
 def check(args: argparse.Namespace) -> int | None:
     """Raise UsageError for the first bad value; return the file count of --data if listed.
 
@@ -116,6 +126,10 @@ def check(args: argparse.Namespace) -> int | None:
     """
     check_numbers(args)
     command = args.command
+    if command == "data-service":
+        check_service_address("--dispatcher", getattr(args, "dispatcher", None))
+        return None
+    check_service_address("--data-service", getattr(args, "data_service", None))
     files = None
     if command == "compile" and args.dry_run_local and args.vertex_project:
         raise UsageError("--dry-run-local cannot run the Vertex AI training job of --vertex-project; drop one of them.")

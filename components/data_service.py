@@ -1,0 +1,40 @@
+"""Where the Trainer finds tf.data service: the dispatcher's address, checked.
+
+The servers themselves are started by `flowers data-service` (pipeline/); the
+Trainer step only needs to know the address is well formed and answers.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlparse
+
+
+class UnreachableDispatcherError(ConnectionError):
+    """The dispatcher named by --data-service does not answer."""
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """`grpc://host:port` or `host:port` to (host, port); a clear error otherwise."""
+    parsed = urlparse(address if "://" in address else f"grpc://{address}")
+    if parsed.scheme != "grpc" or not parsed.hostname or not parsed.port:
+        raise ValueError(f"tf.data service address must look like grpc://HOST:PORT, got {address!r}")
+    return parsed.hostname, parsed.port
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> str:
+    """Fail within `timeout` seconds when nothing listens at the dispatcher's address.
+
+    The tf.data service client retries an unreachable dispatcher for a long time;
+    a plain TCP connect answers at once. Returns the address as `grpc://host:port`.
+    """
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise UnreachableDispatcherError(
+            f"the tf.data service dispatcher at grpc://{host}:{port} is unreachable ({err.strerror or err}); "
+            "start one with `flowers data-service dispatcher --port PORT`"
+        ) from None
+    return f"grpc://{host}:{port}"

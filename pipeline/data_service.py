@@ -1,0 +1,72 @@
+"""`flowers data-service`: tf.data service servers for the Trainer's input.
+
+The Trainer's augmented training dataset (`components.input_pipeline`) can run
+on other machines' CPUs: a dispatcher hands its source splits to workers, each
+worker reads, decodes, augments and batches, and the Trainer only receives
+batches. The servers are TensorFlow's own (`DispatchServer`, `WorkerServer`);
+this module only starts them from the command line and checks an address.
+
+    flowers data-service dispatcher --port 5050
+    flowers data-service worker --dispatcher dispatcher-host:5050 --port 5051
+    flowers run --data-service grpc://dispatcher-host:5050 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from components.data_service import check_reachable, parse_address
+
+DEFAULT_PORT = 5050
+
+
+def start_dispatcher(port: int = DEFAULT_PORT, work_dir: str | None = None):
+    import tensorflow as tf
+
+    config = tf.data.experimental.service.DispatcherConfig(
+        port=port, work_dir=work_dir, fault_tolerant_mode=bool(work_dir)
+    )
+    return tf.data.experimental.service.DispatchServer(config)
+
+
+def start_worker(dispatcher: str, port: int = 0, worker_address: str | None = None):
+    import tensorflow as tf
+
+    host, dispatcher_port = parse_address(dispatcher)
+    config = tf.data.experimental.service.WorkerConfig(
+        dispatcher_address=f"{host}:{dispatcher_port}",
+        port=port,
+        worker_address=worker_address or "localhost:%port%",
+    )
+    return tf.data.experimental.service.WorkerServer(config)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    """The two roles of the `data-service` command."""
+    roles = parser.add_subparsers(dest="role", required=True)
+    dispatcher = roles.add_parser("dispatcher", help="the dispatcher the Trainer's --data-service names")
+    dispatcher.add_argument("--port", type=int, default=DEFAULT_PORT)
+    dispatcher.add_argument("--work-dir", default=None,
+                            help="journal for a dispatcher that survives restarts (fault-tolerant mode)")
+    worker = roles.add_parser("worker", help="a worker that runs the input pipeline for the dispatcher")
+    worker.add_argument("--dispatcher", required=True, help="HOST:PORT (or grpc://HOST:PORT) of the dispatcher")
+    worker.add_argument("--port", type=int, default=0, help="0: any free port")
+    worker.add_argument("--worker-address", default=None,
+                        help="HOST:PORT under which clients reach this worker (default localhost:<port>)")
+
+
+def main(args: argparse.Namespace, console) -> int:
+    """Start the server and serve until interrupted."""
+    if args.role == "dispatcher":
+        server = start_dispatcher(args.port, args.work_dir)
+        console.line(f"tf.data service dispatcher: {server.target}")
+    else:
+        check_reachable(args.dispatcher)
+        server = start_worker(args.dispatcher, args.port, args.worker_address)
+        port = args.port or "any free port"
+        console.line(f"tf.data service worker ({port}) for dispatcher {args.dispatcher}")
+    try:
+        server.join()
+    except KeyboardInterrupt:
+        console.line("stopped")
+    return 0

@@ -1,0 +1,127 @@
+"""The Trainer's input through tf.data service: a dispatcher and two worker processes on loopback."""
+
+import glob
+import os
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import data_service, input_pipeline, random_hash, trainer
+from pipeline import data_service as servers
+
+SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
+
+
+@pytest.fixture(scope="module")
+def service():
+    """An in-process dispatcher and two `flowers data-service worker` processes, all on 127.0.0.1."""
+    dispatcher = servers.start_dispatcher(port=0)
+    address = dispatcher.target.replace("localhost", "127.0.0.1")
+    host_port = address.split("://", 1)[1]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "data-service", "worker", "--dispatcher", host_port,
+             "--worker-address", "127.0.0.1:%port%"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert "tf.data service worker" in worker.stdout.readline()
+        yield types.SimpleNamespace(address=address, workers=workers)
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(timeout=30)
+        dispatcher._stop()
+
+
+def _artifacts(config):
+    root = config.pipeline_root
+    examples = glob.glob(os.path.join(root, "FileBasedExampleGen", "examples", "*"))[0]
+    graph = glob.glob(os.path.join(root, "Transform", "transform_graph", "*"))[0]
+    return examples, graph
+
+
+def _keys(files):
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    names = [tf.train.Example.FromString(r.numpy()).features.feature["filename"].bytes_list.value[0] for r in records]
+    return random_hash.filename_key(tf.constant(names)).numpy()
+
+
+def test_unreachable_dispatcher_fails_fast_naming_the_address():
+    started = time.monotonic()
+    with pytest.raises(data_service.UnreachableDispatcherError, match=r"grpc://127\.0\.0\.1:9 is unreachable"):
+        data_service.check_reachable("grpc://127.0.0.1:9", timeout=2.0)
+    assert time.monotonic() - started < 5.0
+    with pytest.raises(ValueError, match="grpc://HOST:PORT"):
+        data_service.parse_address("http://127.0.0.1:80")
+
+
+def test_one_epoch_carries_every_training_image_once_augmented(first_run, service):
+    examples, graph = _artifacts(first_run[0])
+    files = glob.glob(os.path.join(examples, "Split-train", "*"))
+    tft_output = tft.TFTransformOutput(graph)
+    count = input_pipeline.count_records(files)
+    config = input_pipeline.InputConfig(batch_size=8, augmentation=SPEC, seed=4)
+    dataset = input_pipeline.service_source(files, tft_output, config, 1, count).apply(
+        tf.data.experimental.service.distribute(processing_mode="distributed_epoch", service=service.address)
+    )
+    served = {}
+    for images, _, keys in dataset:
+        for image, key in zip(images.numpy(), keys.numpy(), strict=True):
+            assert key not in served, "an image came twice in one epoch"
+            served[key] = image
+    assert sorted(served) == sorted(_keys(files)) and len(served) == count == first_run[1]["counts"]["train"]
+    # Augmented: the same images without augmentation differ, per image.
+    unaugmented = input_pipeline.InputConfig(batch_size=8, augmentation="")
+    differences = [
+        np.abs(served[key] - image).mean()
+        for images, _, keys in input_pipeline.service_source(files, tft_output, unaugmented, 1, count)
+        for image, key in zip(images.numpy(), keys.numpy(), strict=True)
+    ]
+    assert len(differences) == count and np.median(differences) > 0.02
+
+
+def _fit_ten(first_run, tmp_path, name, **settings):
+    """Train on ten training photos and evaluate on the same ten: the model must memorise them."""
+    examples, graph = _artifacts(first_run[0])
+    records = list(tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-train", "*")), "GZIP").take(10))
+    split = tmp_path / name / "Split-train"
+    split.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(split / "ten.gz"), options="GZIP") as writer:
+        for record in records:
+            writer.write(record.numpy())
+    fn_args = types.SimpleNamespace(
+        transform_output=graph, train_files=[str(split / "*")], eval_files=[str(split / "*")],
+        serving_model_dir=str(tmp_path / name / "serving"), model_run_dir=str(tmp_path / name / "run"),
+    )
+    config = trainer.TrainConfig(class_names=("dandelion", "daisy", "tulips", "sunflowers", "roses"), epochs=25,
+                                 batch_size=10, augmentation="", seed=1, **settings)
+    return trainer.train_and_export(fn_args, config)
+
+
+def test_ten_images_overfit_with_and_without_the_service(first_run, service, tmp_path):
+    local = _fit_ten(first_run, tmp_path, "local")
+    remote = _fit_ten(first_run, tmp_path, "service", data_service=service.address)
+    assert remote["data_service"] == service.address and local["data_service"] is None
+    assert local["history"]["val_accuracy"][-1] >= 0.9
+    assert remote["history"]["val_accuracy"][-1] >= 0.9
+
+
+def test_killing_the_workers_makes_the_trainer_fail(first_run, service, tmp_path):
+    """Runs last in this module: the data goes through the workers, so without them training stops."""
+    for worker in service.workers:
+        worker.kill()
+        worker.wait(timeout=30)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"no batch from tf\.data service grpc://127\.0\.0\.1:\d+"):
+        _fit_ten(first_run, tmp_path, "killed", data_service=service.address, service_stall_seconds=20.0)
+    assert time.monotonic() - started < 120.0
