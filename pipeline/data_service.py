@@ -17,6 +17,8 @@ import argparse
 
 from components.data_service import check_reachable, parse_address
 
+__all__ = ["add_parser", "check_reachable", "main", "start_dispatcher", "start_worker"]
+
 DEFAULT_PORT = 5050
 
 
