@@ -191,3 +191,12 @@ def test_compile_command_writes_the_vertex_spec(tmp_path, capsys):
     assert len(spec["pipelineSpec"]["root"]["dag"]["tasks"]) == 11
     assert "gs://b/flowers/serving_model" in out.read_text()
     assert "11 tasks" in capsys.readouterr().out
+
+
+def test_data_service_address_reaches_the_compiled_trainer(tmp_path):
+    path = tmp_path / "pipeline.json"
+    config = configs.RunConfig(output="gs://bucket/flowers", data_service="grpc://flowers-data-dispatcher:5050")
+    kubeflow_v2_runner.compile_pipeline(config, str(path), IMAGE, ROOT, class_names=("cats", "dogs"))
+    spec = json.loads(path.read_text())["pipelineSpec"]
+    custom_config = json.loads(_parameter(spec, "Trainer", "custom_config"))
+    assert custom_config["data_service"] == "grpc://flowers-data-dispatcher:5050"
