@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 # Files every Trainer run writes into its model_run artifact.
@@ -10,8 +11,13 @@ CURVES_FILE = "training_curves.png"
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> str:
-    """Loss and accuracy per epoch, train and eval, side by side, as a PNG."""
+    """Loss and accuracy per epoch, train and eval, side by side, as a PNG.
+
+    `path` may be on any filesystem TensorFlow knows (gs:// on Vertex): the PNG
+    is drawn in memory and written through tf.io.gfile.
+    """
     import matplotlib
+    import tensorflow as tf
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
@@ -28,8 +34,11 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(png.getvalue())
     return path
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import tensorflow as tf  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 
+from components import cached_inputs  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import pipeline as pipeline_lib  # noqa: E402
 from pipeline.console import Console  # noqa: E402
@@ -86,13 +88,34 @@ def compile_pipeline(
     remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
     trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None
     pipeline = pipeline_lib.create_pipeline(remote_config, tuple(class_names), trainer_factory=trainer_factory)
-    output_dir, filename = os.path.split(output_file)  # "" means the working directory; gs:// works too
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-        output_dir=output_dir or None,
-        output_filename=filename,
     )
-    return runner.run(pipeline)  # the dict it writes to output_file
+    job = runner.run(pipeline, write_out=False)
+    hook_fingerprints_in_containers(job["pipelineSpec"])
+    output_dir = os.path.dirname(output_file)  # "" means the working directory; gs:// works too
+    if output_dir:
+        tf.io.gfile.makedirs(output_dir)
+    with tf.io.gfile.GFile(output_file, "w") as f:
+        json.dump(job, f, sort_keys=True)
+    return job
+
+
+def hook_fingerprints_in_containers(pipeline_spec: dict[str, Any]) -> None:
+    """Make ExampleGen and ImportSchemaGen compute their cache keys in their containers.
+
+    TFX compiles ExampleGen's pre-cache-check hook to its own driver, which
+    fingerprints one glob of files; ImportSchemaGen gets none. Both hooks run
+    `components.cached_inputs` instead (see there).
+    """
+    executors = pipeline_spec["deploymentSpec"]["executors"]
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    for task in ("FileBasedExampleGen", "ImportSchemaGen"):
+        label = pipeline_spec["components"][tasks[task]["componentRef"]["name"]]["executorLabel"]
+        container = executors[label]["container"]
+        hook = container.setdefault("lifecycle", {}).setdefault("preCacheCheck", {})
+        hook["command"] = list(cached_inputs.PRE_CACHE_CHECK_COMMAND)
+        hook.setdefault("args", ["--json_serialized_invocation_args", "{{$}}"])
 
 
 def main(args: argparse.Namespace, console: Console) -> int:

@@ -13,6 +13,9 @@ from components import example_gen, reports, sources
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 
+SUMMARY_FILE = "run_summary.json"
+ACCURACY_METRIC = "sparse_categorical_accuracy"
+
 
 def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, ...]:
     """The label vocabulary of a source, fixed before the pipeline is built."""
@@ -27,8 +30,16 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
 
 
 def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True) -> dict[str, Any]:
-    """Run the pipeline (or its ingest part) and write a summary JSON."""
+    """Run the pipeline (or its ingest part) and write a summary JSON.
+
+    The summary describes this run only: an earlier run's summary is removed
+    first, and a run that fails before the DAG starts writes none.
+    """
     os.makedirs(config.output, exist_ok=True)
+    summary_path = os.path.join(config.output, SUMMARY_FILE)
+    if os.path.exists(summary_path):
+        os.remove(summary_path)
+    started = time.time()
     class_names = resolve_classes(config.data, config.tfds_data_dir)
     pipeline = pipeline_lib.create_pipeline(
         config,
@@ -39,14 +50,13 @@ def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: 
         stop_after=stop_after,
         enable_cache=enable_cache,
     )
-    started = time.time()
     failure = None
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as err:  # noqa: BLE001 - summarised below, then re-raised
         failure = err
     try:
-        summary = summarize(config, time.time() - started)
+        summary = summarize(config, time.time() - started, run_started=started)
     except Exception:
         if failure is None:
             raise
@@ -56,21 +66,23 @@ def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: 
     return summary
 
 
-def _latest_run(store):
+def _latest_run(store, run_started: float | None):
     runs = store.get_contexts_by_type("pipeline_run")
+    if run_started is not None:
+        runs = [c for c in runs if c.create_time_since_epoch >= int(run_started * 1000)]
     if not runs:
-        raise RuntimeError("the metadata store has no pipeline run")
+        raise RuntimeError("the metadata store has no pipeline run" + (" of this run" if run_started else ""))
     return max(runs, key=lambda c: c.create_time_since_epoch)
 
 
-def read_run(metadata_path: str) -> dict[str, dict[str, Any]]:
-    """Per component of the latest run: state, seconds and output artifacts."""
+def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, dict[str, Any]]:
+    """Per component of the latest run (started at `run_started` or later): state, seconds, outputs."""
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     store = metadata_store.MetadataStore(connection)
-    run_context = _latest_run(store)
+    run_context = _latest_run(store, run_started)
     executions = {e.id: e for e in store.get_executions_by_context(run_context.id)}
     node_of = {}
     for node in store.get_contexts_by_type("node"):
@@ -110,18 +122,29 @@ def _read_json(path: str) -> dict[str, Any] | None:
 
 
 def _eval_accuracy(evaluation_uri: str) -> float | None:
-    import tensorflow_model_analysis as tfma
+    """The candidate model's accuracy on the whole eval split.
 
+    With a baseline, TFMA names the models (`candidate`, `baseline`) and adds a
+    diff metric under the same name: only the non-baseline model's own value counts.
+    """
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.writers import eval_config_writer
+
+    eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
+    candidates = {spec.name for spec in eval_config.model_specs if not spec.is_baseline}
     for record in tfma.load_metrics(evaluation_uri):
+        if record.slice_key.single_slice_keys:
+            continue
         for key_and_value in record.metric_keys_and_values:
-            if key_and_value.key.name == "sparse_categorical_accuracy":
+            key = key_and_value.key
+            if key.name == ACCURACY_METRIC and not key.is_diff and key.model_name in candidates:
                 return round(key_and_value.value.double_value.value, 4)
     return None
 
 
-def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
+def summarize(config: configs.RunConfig, wall_seconds: float, run_started: float | None = None) -> dict[str, Any]:
     """run_summary.json from the metadata store, printed for a person too."""
-    nodes = read_run(config.metadata_path)
+    nodes = read_run(config.metadata_path, run_started)
 
     def output(node: str, type_name: str):
         return nodes.get(node, {}).get("outputs", {}).get(type_name)
@@ -134,6 +157,11 @@ def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
         summary["ingest_report"] = os.path.join(examples.uri, example_gen.REPORT_FILE)
     evaluation = output("Evaluator", "ModelEvaluation")
     summary["eval_accuracy"] = _eval_accuracy(evaluation.uri) if evaluation else None
+    if config.patience > 0:
+        summary["eval_accuracy_note"] = (
+            f"optimistic: early stopping (--patience {config.patience}) chose the epoch on this split; "
+            "test accuracy is untouched"
+        )
     model_run = output("Trainer", "ModelRun")
     metrics = _read_json(os.path.join(model_run.uri, reports.METRICS_FILE)) if model_run else None
     test_accuracy = metrics.get("test_accuracy") if metrics else None
@@ -156,7 +184,7 @@ def summarize(config: configs.RunConfig, wall_seconds: float) -> dict[str, Any]:
     summary["stage_seconds"] = {name: node["seconds"] for name, node in nodes.items()}
     summary["stage_state"] = {name: node["state"] for name, node in nodes.items()}
     summary["wall_seconds"] = round(wall_seconds, 1)
-    with open(os.path.join(config.output, "run_summary.json"), "w") as f:
+    with open(os.path.join(config.output, SUMMARY_FILE), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
 
@@ -167,7 +195,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"data:            {summary['data']}",
         "images:          "
         + ", ".join(f"{k} {v}" for k, v in counts.items()),
-        f"eval accuracy:   {summary['eval_accuracy']}",
+        f"eval accuracy:   {summary['eval_accuracy']}"
+        + (f" ({summary['eval_accuracy_note']})" if summary.get("eval_accuracy_note") else ""),
         f"test accuracy:   {summary['test_accuracy']}",
         f"blessed:         {'yes' if summary['blessed'] else 'no'}",
         f"pushed model:    {summary['pushed_model'] or 'not pushed'}",
@@ -188,6 +217,7 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
     """
     import shutil
 
+    started = time.time()
     report_path = os.path.join(config.output, example_gen.REPORT_FILE)
     if os.path.exists(report_path):
         os.remove(report_path)
@@ -199,14 +229,15 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
         raise
     finally:
         # ExampleGen succeeded (validation may still have failed): its report is an artifact.
-        examples = _published_examples(config.metadata_path)
+        examples = _published_examples(config.metadata_path, started)
         if examples is not None and not os.path.exists(report_path):
             shutil.copy(os.path.join(examples.uri, example_gen.REPORT_FILE), report_path)
     return _read_json(report_path)
 
 
-def _published_examples(metadata_path: str):
+def _published_examples(metadata_path: str, run_started: float):
+    """ExampleGen's output in the run started at `run_started`, never an earlier run's."""
     try:
-        return read_run(metadata_path).get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
+        return read_run(metadata_path, run_started).get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
     except RuntimeError:
         return None

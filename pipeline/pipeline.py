@@ -7,23 +7,10 @@ import os
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
-from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
-from components import example_gen, sources, validation_gate
+from components import cached_inputs, example_gen, validation_gate
 from pipeline import configs
-
-
-def _input_location(data: str) -> tuple[str, str]:
-    """input_base and split pattern for ExampleGen's driver.
-
-    The driver fingerprints the files matching them, which is what TFX caching
-    keys on; the executor reads the source named in its custom config.
-    """
-    if sources.is_archive(data):
-        folder = os.path.dirname(data) if "://" in data else os.path.dirname(os.path.abspath(data))
-        return folder, os.path.basename(data)
-    return data, "*/*"
 
 
 def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
@@ -63,12 +50,12 @@ def create_pipeline(
     if stop_after not in (None, "AnomaliesGate", "Transform"):
         raise ValueError(f"stop_after must be AnomaliesGate or Transform, not {stop_after!r}")
     source = source or config.data
-    input_base, pattern = _input_location(source)
-    if sources.is_tfds(source):
-        input_base, pattern = config.tfds_data_dir or "", "*"
-    examples_gen = FileBasedExampleGen(
-        input_base=input_base,
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern=pattern)]),
+    # The executor reads the source named in its custom config, and the driver
+    # fingerprints it where the step runs (components/cached_inputs.py):
+    # input_base and the pattern only name it.
+    examples_gen = cached_inputs.ExampleGen(
+        input_base=source,
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern="*")]),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
                 splits=[
@@ -88,8 +75,10 @@ def create_pipeline(
             code_fingerprint=configs.code_fingerprint(configs.EXAMPLE_GEN_MODULES),
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
+    ).with_id("FileBasedExampleGen")
+    schema_gen = cached_inputs.SchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt")).with_id(
+        "ImportSchemaGen"
     )
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt"))
     # The schema marks `image` with an image_domain; semantic-domain statistics
     # make TFDV compute image format and size statistics for it.
     statistics_gen = tfx.components.StatisticsGen(
