@@ -1,6 +1,7 @@
 """The whole DAG with LocalDagRunner on the bundled real photos, then the pushed
 model served from a fresh process through both signatures."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import splits
 import tensorflow as tf
 
 from components import labels
@@ -55,12 +57,12 @@ print(json.dumps({
 
 def test_run_pushes_a_blessed_model_and_summarises(first_run):
     config, summary = first_run
-    counts = summary["counts"]
-    assert counts["train"] + counts["eval"] + counts["test"] == 60 and counts["quarantined"] == 0
-    assert counts["train"] > counts["eval"] and counts["train"] > counts["test"]
+    expected = splits.expected_counts(SAMPLE)  # each file's split by TFX's own filename hash
+    assert summary["counts"] == {**{s: sum(expected[s].values()) for s in splits.SPLITS}, "quarantined": 0}
+    assert summary["counts"] == {"train": 43, "eval": 7, "test": 10, "quarantined": 0}
     assert set(summary["stage_state"]) == ALL_NODES
     assert set(summary["stage_state"].values()) == {"COMPLETE"}
-    assert 0.0 <= summary["eval_accuracy"] <= 1.0 and 0.0 <= summary["test_accuracy"] <= 1.0
+    assert "eval_accuracy_note" not in summary  # no early stopping: eval accuracy is not optimistic
     assert summary["blessed"] is True
     assert os.path.exists(os.path.join(summary["pushed_model"], "saved_model.pb"))
     assert os.path.dirname(summary["pushed_model"]) == os.path.abspath(config.serving_dir) or \
@@ -71,6 +73,9 @@ def test_run_pushes_a_blessed_model_and_summarises(first_run):
     with open(summary["ingest_report"]) as f:
         report = json.load(f)
     assert report["files_seen"] == 60 and report["ingested_total"] == 60
+    found = {split: {c: n for c, n in classes.items() if n} for split, classes in report["ingested"].items()}
+    assert found == {split: dict(expected[split]) for split in splits.SPLITS}
+    assert {c for split in found.values() for c in split} == set(labels.TF_FLOWERS_CLASSES)
 
 
 def test_pushed_model_serves_raw_bytes_from_a_fresh_process(first_run):
@@ -115,6 +120,34 @@ def test_serving_transform_is_the_transform_graph(first_run):
     np.testing.assert_allclose(probabilities, tf.nn.softmax(logits).numpy(), atol=1e-5)
 
 
+def _served_accuracy(model, raw_dir: str, split: str) -> float:
+    raw = [r.numpy() for r in tf.data.TFRecordDataset(glob.glob(os.path.join(raw_dir, f"Split-{split}", "*")), "GZIP")]
+    labels_ = [tf.train.Example.FromString(r).features.feature["label"].int64_list.value[0] for r in raw]
+    probabilities = model.signatures["serving_default"](examples=tf.constant(raw))["probabilities"].numpy()
+    return round(float(np.mean(np.argmax(probabilities, axis=1) == np.array(labels_))), 4)
+
+
+def test_summary_accuracies_are_the_pushed_models_own(first_run):
+    """Eval accuracy (TFMA) and test accuracy (the Trainer) recomputed from the served model."""
+    config, summary = first_run
+    raw_dir = glob.glob(os.path.join(config.pipeline_root, "FileBasedExampleGen", "examples", "*"))[0]
+    model = tf.saved_model.load(summary["pushed_model"])
+    assert summary["eval_accuracy"] == _served_accuracy(model, raw_dir, "eval")
+    assert summary["test_accuracy"] == _served_accuracy(model, raw_dir, "test")
+
+
+def _tfma_accuracies(config) -> dict[tuple[str, bool], float]:
+    import tensorflow_model_analysis as tfma
+
+    evaluation = local_runner.read_run(config.metadata_path)["Evaluator"]["outputs"]["ModelEvaluation"]
+    values = {}
+    for record in tfma.load_metrics(evaluation.uri):
+        for item in record.metric_keys_and_values:
+            if item.key.name == "sparse_categorical_accuracy":
+                values[(item.key.model_name, item.key.is_diff)] = round(item.value.double_value.value, 4)
+    return values
+
+
 def test_rerun_reuses_every_component(first_run):
     config, _ = first_run
     summary = local_runner.run(config)
@@ -124,6 +157,38 @@ def test_rerun_reuses_every_component(first_run):
     # The Evaluator's baseline is new (the model the first run blessed), so it runs.
     assert states["Evaluator"] == "COMPLETE"
     assert summary["blessed"] is True
+    # With a baseline TFMA reports the candidate, the baseline and their difference
+    # under one metric name: the summary holds the candidate's own value.
+    values = _tfma_accuracies(config)
+    assert {("candidate", False), ("baseline", False), ("candidate", True)} <= set(values)
+    assert summary["eval_accuracy"] == values[("candidate", False)] == first_run[1]["eval_accuracy"]
+
+
+@pytest.mark.parametrize("margin, blessed", [(0.05, False), (-0.05, True)])
+def test_blessing_follows_the_threshold(first_run, margin, blessed):
+    """The same model (Trainer cached) against its own accuracy plus or minus 0.05."""
+    config, first = first_run
+    versions = sorted(os.listdir(config.serving_dir))
+    summary = local_runner.run(dataclasses.replace(config, min_accuracy=first["eval_accuracy"] + margin))
+    assert summary["stage_state"]["Trainer"] == "CACHED"
+    assert summary["stage_state"]["Evaluator"] == "COMPLETE"
+    assert summary["eval_accuracy"] == first["eval_accuracy"]
+    assert summary["blessed"] is blessed
+    if blessed:
+        assert os.path.exists(os.path.join(summary["pushed_model"], "saved_model.pb"))
+    else:
+        assert summary["pushed_model"] is None
+        assert sorted(os.listdir(config.serving_dir)) == versions
+
+
+def test_eval_accuracy_is_called_optimistic_when_early_stopping_used_it(first_run):
+    config, _ = first_run
+    summary = local_runner.summarize(dataclasses.replace(config, patience=3), 1.0)
+    assert summary["eval_accuracy_note"].startswith("optimistic: early stopping (--patience 3)")
+    assert "test accuracy is untouched" in summary["eval_accuracy_note"]
+    assert summary["eval_accuracy_note"] in local_runner.format_summary(summary)
+    with open(os.path.join(config.output, "run_summary.json")) as f:
+        assert json.load(f)["eval_accuracy_note"] == summary["eval_accuracy_note"]
 
 
 def test_anomalies_stop_the_run_before_transform(tmp_path):
