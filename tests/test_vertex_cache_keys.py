@@ -1,9 +1,10 @@
 """On Vertex AI the cache keys are computed in the step's container, never baked into
 the compiled spec: ExampleGen's and ImportSchemaGen's pre-cache-check hooks run
-`components.cached_inputs`, and Transform's worker count is resolved where it runs."""
+`components.cached_inputs`, and no core count of the compiling machine is in it."""
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -45,10 +46,8 @@ def test_no_fingerprint_or_core_count_is_baked_into_the_spec(compiled):
     base, data, spec = compiled
     text = json.dumps(spec)
     assert "sha256:" not in text and fingerprint.data_fingerprint(str(data)) not in text
-    transform_args = _executor(spec, "Transform")["args"]
-    assert "--direct_running_mode=multi_processing" in transform_args
-    workers = [a for a in transform_args if a.startswith("--direct_num_workers")]
-    assert workers == ["--direct_num_workers=0"]  # Beam counts the cores where Transform runs
+    # A worker count, if any, is 0: Beam counts the cores where the step runs.
+    assert set(re.findall(r"--direct_num_workers=(\d+)", text)) <= {"0"}
     for task in ("FileBasedExampleGen", "ImportSchemaGen"):
         hook = _executor(spec, task)["lifecycle"]["preCacheCheck"]
         assert hook["command"] == cached_inputs.PRE_CACHE_CHECK_COMMAND

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import fingerprint
 from pipeline import cli, configs, local_runner, vertex_dry_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,9 +58,10 @@ def test_every_task_ran_in_dependency_order(dry_run):
     # First run: nothing blessed yet, so the resolvers hand the Evaluator no baseline.
     assert run.produced[RESOLVERS[0]] == {"model_blessing": []}
     assert run.produced[RESOLVERS[1]] == {"model": []}
-    # The driver's span and fingerprint reached the examples artifact.
+    # The driver's span and fingerprint (of the data, computed in the task) reached the examples artifact.
     examples = run.produced["FileBasedExampleGen"]["examples"][0]["metadata"]
-    assert examples["input_fingerprint"].startswith("split:all,num_files:60,")
+    assert examples["input_fingerprint"] == fingerprint.data_fingerprint(configs.SAMPLE_DATA)
+    assert os.path.isfile(os.path.join(run.log_dir, "ImportSchemaGen.driver.log"))
 
 
 def test_the_spec_carries_the_local_run_settings(dry_run, first_run):
