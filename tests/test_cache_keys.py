@@ -17,6 +17,11 @@ def _states(config) -> dict[str, str]:
     return {name: nodes[name]["state"] for name in INGEST_NODES}
 
 
+def _sample_photo(class_name: str) -> str:
+    folder = os.path.join(configs.SAMPLE_DATA, class_name)
+    return os.path.join(folder, sorted(os.listdir(folder))[0])
+
+
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     """Two classes of the sample plus one photo four levels deep, ingested twice."""
@@ -24,9 +29,8 @@ def ingested(tmp_path_factory):
     data = base / "photos"
     for class_name in ("daisy", "roses"):
         shutil.copytree(os.path.join(configs.SAMPLE_DATA, class_name), data / class_name)
-    daisies = sorted(os.listdir(data / "daisy"))
     (data / NESTED).parent.mkdir(parents=True)
-    shutil.copy(data / "daisy" / daisies[0], data / NESTED)
+    shutil.copy(_sample_photo("dandelion"), data / NESTED)  # no copy of another photo: duplicates are skipped
     schema_dir = base / "schemas"
     shutil.copytree(configs.SCHEMA_DIR, schema_dir)
     config = configs.RunConfig(data=str(data), output=str(base / "out"), schema_dir=str(schema_dir))
@@ -40,8 +44,7 @@ def ingested(tmp_path_factory):
 
 def test_changing_a_nested_photo_reruns_ingestion_but_not_the_schema(ingested):
     config, data, _ = ingested
-    other = sorted(os.listdir(data / "roses"))[0]
-    shutil.copy(data / "roses" / other, data / NESTED)  # new bytes, new size
+    shutil.copy(_sample_photo("tulips"), data / NESTED)  # new bytes, new size
     local_runner.ingest(config)
     states = _states(config)
     assert states["ImportSchemaGen"] == "CACHED", states

@@ -195,11 +195,11 @@ def test_anomalies_stop_the_run_before_transform(tmp_path):
     import imagefiles
 
     data = tmp_path / "six_classes"
-    for c in ("ant", "bee", "cat", "dog", "eel", "fox"):
+    for k, c in enumerate(("ant", "bee", "cat", "dog", "eel", "fox")):
         for i in range(3):
             path = data / c / f"{i}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(imagefiles.jpeg(32, 32, seed=i))
+            path.write_bytes(imagefiles.jpeg(32, 32, seed=3 * k + i))  # distinct photos: duplicates are skipped
     config = configs.RunConfig(data=str(data), output=str(tmp_path / "out"))
     with pytest.raises(Exception, match=r"(?s)data anomalies.*label"):
         local_runner.ingest(config)
