@@ -1,6 +1,7 @@
 """Every command example in README.md parses with the real parser (`--help` would not
 catch a flag that does not exist)."""
 
+import argparse
 import re
 import shlex
 
@@ -29,7 +30,7 @@ def readme_commands() -> list[list[str]]:
 
 def test_every_readme_command_parses():
     commands = readme_commands()
-    assert {c[0] for c in commands} == {"run", "ingest", "preview", "bench", "compile", "predict"}
+    assert {c[0] for c in commands} == {"run", "ingest", "preview", "bench", "compile", "predict", "data-service"}
     assert len(commands) >= 12
     parser = cli.build_parser()
     for args in commands:
@@ -39,13 +40,14 @@ def test_every_readme_command_parses():
 
 def test_every_flag_the_readme_names_exists():
     """Flags named in prose (`--max-quarantined`) too; `--runner=...` spans are Beam's."""
-    parser = cli.build_parser()
-    known = {
-        option
-        for sub in parser._subparsers._group_actions[0].choices.values()
-        for action in sub._actions
-        for option in action.option_strings
-    }
+    def options(parser):
+        """Every flag of a parser and of its subcommands, at any depth (`data-service worker`)."""
+        for action in parser._actions:
+            yield from action.option_strings
+            for sub in (action.choices or {}).values() if isinstance(action, argparse._SubParsersAction) else ():
+                yield from options(sub)
+
+    known = set(options(cli.build_parser()))
     named = set()
     for span in re.findall(r"`(--[^`]+)`", README.read_text()):
         if not re.match(r"--[a-z-]+=", span):
