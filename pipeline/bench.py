@@ -4,18 +4,20 @@ All pipelines read the same photos: the training split that ExampleGen wrote.
 The tutorial's pipelines start from the JPEG bytes held in memory (so they pay
 no disk reads, which favours them); ours starts from ExampleGen's files on disk
 and the Transform graph, as the Trainer does. `ours_first_epoch` is its first
-pass (graph loaded, every photo decoded, the cache filled); `ours` the passes
-after it. The others are timed over whole passes after one warm-up pass. All
-run in one process, one after the other, so the ratios compare like with like
-on a noisy machine.
+pass (every photo decoded by the graph, the cache filled; loading the graph and
+compiling the augmentation are set-up, reported apart); `ours` the passes after
+it. The others are timed over whole passes after one warm-up pass. All run in
+one process and take turns, pass by pass, three rounds, so the ratios compare
+like with like on a noisy machine. Memory growth is sampled with each pipeline
+running alone.
 """
 
 from __future__ import annotations
 
 import glob
-import itertools
 import json
 import os
+import statistics
 import threading
 import time
 from typing import Any
@@ -178,6 +180,35 @@ def _timed(dataset_fn, images: int) -> tuple[float, float]:
     return rate, memory.growth_mb
 
 
+def _pass_rate(iterator, images: int) -> float:
+    count, started = 0, time.perf_counter()
+    while count < images:
+        count += _images_in(next(iterator))
+    return count / (time.perf_counter() - started)
+
+
+def interleaved_rates(running: dict, fresh: dict, images: int, rounds: int = 3) -> dict[str, list[float]]:
+    """Images/s per pass, the pipelines taking turns, `rounds` times over.
+
+    `running` pipelines are warmed up by one pass first, then timed one pass per
+    round; each `fresh` factory builds a new pipeline (set-up not timed) whose
+    first pass is timed, once per round. Taking turns spreads the machine's
+    noise over every pipeline alike; the report keeps each round's figure and
+    the median.
+    """
+    iterators = {}
+    for name, make in running.items():
+        iterators[name] = iter(make().repeat())
+        _pass_rate(iterators[name], images)
+    samples: dict[str, list[float]] = {name: [] for name in [*running, *fresh]}
+    for _ in range(rounds):
+        for name, iterator in iterators.items():
+            samples[name].append(_pass_rate(iterator, images))
+        for name, make in fresh.items():
+            samples[name].append(_pass_rate(make(), images))
+    return samples
+
+
 def _bytes_per_example(uri: str, count: int) -> float:
     return sum(os.path.getsize(f) for f in _train_split(uri)) / max(count, 1)
 
@@ -192,19 +223,25 @@ def run_bench(data: str, output: str, work_dir: str, seed: int = 0, spec: str = 
     graph_uri = transform_outputs["TransformGraph"].uri
     jpegs = load_jpegs(raw_uri)
     n = len(jpegs)
-    rates, memory = {}, {}
-    for key, make in (
-        ("decode_only", lambda: decode_only(jpegs)),
-        ("seed_keras_layers", lambda: seed_keras_layers(jpegs, seed)),
-        ("seed_tf_image", lambda: seed_tf_image(jpegs, seed)),
-    ):
-        rates[key], memory[key] = _timed(make, n)
+    seeds = {
+        "decode_only": lambda: decode_only(jpegs),
+        "seed_keras_layers": lambda: seed_keras_layers(jpegs, seed),
+        "seed_tf_image": lambda: seed_tf_image(jpegs, seed),
+    }
+    memory = {key: _timed(make, n)[1] for key, make in seeds.items()}  # each alone, for its memory
     full = time_ours(raw_uri, graph_uri, seed, spec, n)
-    rates["ours_first_epoch"], rates["ours"], memory["ours"] = full["first"], full["steady"], full["memory"]
-    tutorial = time_ours(raw_uri, graph_uri, seed, augment.DEFAULT_SPEC, n)
-    rates["ours_tutorial_augmentations"] = tutorial["steady"]
-    memory["ours_tutorial_augmentations"] = tutorial["memory"]
+    memory["ours"] = full["memory"]
     augmenter = full["augmenter"]
+    samples = interleaved_rates(
+        {
+            **seeds,
+            "ours": lambda: ours(raw_uri, graph_uri, seed, spec)[0],
+            "ours_tutorial_augmentations": lambda: ours(raw_uri, graph_uri, seed, augment.DEFAULT_SPEC)[0],
+        },
+        {"ours_first_epoch": lambda: iter(ours(raw_uri, graph_uri, seed, spec)[0])},
+        n,
+    )
+    rates = {key: statistics.median(values) for key, values in samples.items()}
     keras_rate = rates["seed_keras_layers"]
     transformed = transform_outputs.get("Examples")
     report: dict[str, Any] = {key: round(value, 1) for key, value in rates.items()}
@@ -219,6 +256,7 @@ def run_bench(data: str, output: str, work_dir: str, seed: int = 0, spec: str = 
                 rates["ours_tutorial_augmentations"] / keras_rate, 2
             ),
             "memory_growth_mb": memory,
+            "rounds": {key: [round(v, 1) for v in values] for key, values in samples.items()},
             "train_images": n,
             "batch_size": BATCH,
             "augmentation": spec,
@@ -267,46 +305,6 @@ def run_beam_bench(data: str, output: str, work_dir: str) -> dict[str, Any]:
     }
     report["examplegen_images_per_second"] = {
         mode: round(report[mode]["images"] / report[mode]["FileBasedExampleGen"], 1) for mode in modes
-    }
-    with open(output, "w") as f:
-        json.dump(report, f, indent=2)
-    return report
-
-
-def run_serving_bench(model_dir: str, data: str, output: str, singles: int = 300, batches: int = 20) -> dict[str, Any]:
-    """`serving_images` latency for one image (p50, p99) and batch-32 throughput.
-
-    Loads the model in this (fresh) process and feeds real photos of `data`,
-    encoded bytes as TF Serving hands them over; a few warm-up calls first.
-    """
-    from components import sources
-    from pipeline import predict
-
-    path = predict.resolve_model_dir(model_dir)
-    serve = tf.saved_model.load(path).signatures["serving_images"]
-    blobs = [blob for entry, blob in itertools.islice(sources.iter_with_bytes(data), 200) if entry.verdict is None][:64]
-    for blob in blobs[:10]:
-        serve(image_bytes=tf.constant([blob]))
-    latencies = []
-    for i in range(singles):
-        started = time.perf_counter()
-        serve(image_bytes=tf.constant([blobs[i % len(blobs)]]))["probabilities"].numpy()
-        latencies.append((time.perf_counter() - started) * 1000.0)
-    batch = tf.constant([blobs[i % len(blobs)] for i in range(BATCH)])
-    serve(image_bytes=batch)
-    started = time.perf_counter()
-    for _ in range(batches):
-        serve(image_bytes=batch)["probabilities"].numpy()
-    throughput = BATCH * batches / (time.perf_counter() - started)
-    latencies.sort()
-    report = {
-        "model": path,
-        "single_image_ms_p50": round(latencies[len(latencies) // 2], 2),
-        "single_image_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 2),
-        "single_image_ms_mean": round(sum(latencies) / len(latencies), 2),
-        "batch_32_images_per_second": round(throughput, 1),
-        "requests": singles,
-        "photos": len(blobs),
     }
     with open(output, "w") as f:
         json.dump(report, f, indent=2)

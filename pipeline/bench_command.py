@@ -17,7 +17,9 @@ def main(args: argparse.Namespace, console: Console) -> int:
         report = bench_service.run_service_bench(args.data, args.output, args.work_dir, args.seed,
                                                  args.augmentation or augment.FULL_SPEC, args.data_service)
     elif args.serving_model:
-        report = bench.run_serving_bench(args.serving_model, args.data, args.output)
+        from pipeline import bench_serving
+
+        report = bench_serving.run_serving_bench(args.serving_model, args.data, args.output)
     elif args.beam:
         report = bench.run_beam_bench(args.data, args.output, args.work_dir)
     else:
