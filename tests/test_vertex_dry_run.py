@@ -148,7 +148,7 @@ def test_dockerfile_matches_the_lock_the_readme_install_and_the_compile_defaults
     # The project installs as the Makefile (`make run`, README) installs it into .venv: without
     # dependencies (the lock, here the image, provides them) and without build isolation.
     makefile = (REPO / "Makefile").read_text()
-    make_install = next(line for line in makefile.splitlines() if "install" in line and line.rstrip().endswith("."))
+    make_install = next(line for line in makefile.splitlines() if "pip install" in line and " -e . " in f"{line} ")
     make_flags = {flag for flag in make_install.split() if flag.startswith("--")} - {"--quiet"}
     docker_install = next(line for line in instructions if line.startswith("RUN pip install"))
     assert make_flags == {"--no-deps", "--no-build-isolation"}
