@@ -10,7 +10,11 @@ from pipeline.console import Console
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    if args.data_service:
+    if args.warp:
+        from pipeline import bench_warp
+
+        report = bench_warp.run_warp_bench(args.output)
+    elif args.data_service:
         from components import augment
         from pipeline import bench_service
 

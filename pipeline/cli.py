@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-service", nargs="?", const="local", metavar="grpc://HOST:PORT",
                        help="instead: the training input through tf.data service; alone, a local dispatcher "
                             "with one and then two worker processes")
+    bench.add_argument("--warp", action="store_true",
+                       help="instead: one augmentation pass on a batch, TF's warp kernel vs ours with and without XLA")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
