@@ -47,64 +47,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 
 import tensorflow as tf
 
 from components import random_hash, warp
+from components.augment_spec import COLOUR_OPS, DEFAULT_SPEC, FULL_SPEC, GEOMETRIC_OPS, Op, parse_spec
 
-DEFAULT_SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
-FULL_SPEC = (
-    "flip(horizontal_and_vertical)|rotate(0.2)|zoom(0.1)|crop(6)|"
-    "contrast(0.2)|brightness(0.2)|saturation(0.8,1.2)|invert(0.05)"
-)
+__all__ = ["DEFAULT_SPEC", "FULL_SPEC", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec"]
 
-_GEOMETRIC = ("flip", "rotate", "zoom", "crop", "rot90", "central_crop")
-_COLOUR = ("contrast", "brightness", "saturation", "grayscale", "invert")
-_FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
-_OP_RE = re.compile(r"^([a-z_0-9]+)(?:\((.*)\))?$")
 _DRAWS_PER_OP = 2
 # Luma weights of tf.image.rgb_to_grayscale.
 _LUMA = (0.2989, 0.5870, 0.1140)
-
-
-@dataclasses.dataclass(frozen=True)
-class Op:
-    name: str
-    args: tuple = ()
-
-
-def parse_spec(spec: str) -> tuple[Op, ...]:
-    """`"flip(horizontal)|rotate(0.2)"` to ops; a clear error for a bad spec."""
-    ops = []
-    for part in filter(None, (p.strip() for p in spec.split("|"))):
-        match = _OP_RE.match(part)
-        if not match:
-            raise ValueError(f"augmentation spec: cannot parse {part!r} in {spec!r}")
-        name, raw = match.group(1), match.group(2)
-        if name not in _GEOMETRIC + _COLOUR:
-            raise ValueError(
-                f"augmentation spec: unknown op {name!r}; known: {', '.join(_GEOMETRIC + _COLOUR)}"
-            )
-        args = tuple(a.strip() for a in raw.split(",")) if raw else ()
-        if name == "flip":
-            args = args or ("horizontal_and_vertical",)
-            if args[0] not in _FLIP_MODES:
-                raise ValueError(f"augmentation spec: flip mode must be one of {_FLIP_MODES}, got {args[0]!r}")
-        else:
-            try:
-                args = tuple(float(a) for a in args)
-            except ValueError:
-                raise ValueError(f"augmentation spec: {part!r} takes numbers") from None
-        _check_arity(name, args, part)
-        ops.append(Op(name, args))
-    return tuple(ops)
-
-
-def _check_arity(name: str, args: tuple, part: str) -> None:
-    wanted = {"flip": 1, "rot90": 0, "saturation": 2}.get(name, 1)
-    if len(args) != wanted:
-        raise ValueError(f"augmentation spec: {part!r} takes {wanted} argument(s)")
 
 
 def _affine(rows: list[list[tf.Tensor]]) -> tf.Tensor:
@@ -197,8 +150,8 @@ def augment_batch(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: in
     base = random_hash.image_base(keys, epoch, seed)
     u = random_hash.uniforms(base, _DRAWS_PER_OP * max(len(ops), 1))
     draws = [u[:, _DRAWS_PER_OP * i : _DRAWS_PER_OP * (i + 1)] for i in range(len(ops))]
-    geometric = [i for i, op in enumerate(ops) if op.name in _GEOMETRIC]
-    colours = [i for i, op in enumerate(ops) if op.name in _COLOUR]
+    geometric = [i for i, op in enumerate(ops) if op.name in GEOMETRIC_OPS]
+    colours = [i for i, op in enumerate(ops) if op.name in COLOUR_OPS]
     if geometric:
         matrix = geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], size)
         pixels = warp.warp_bilinear(images, matrix)

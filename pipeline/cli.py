@@ -164,11 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with console_lib.session(_log_path(args), verbose=args.verbose) as console:
         try:
-            validate.check_augmentation(getattr(args, "augmentation", None))  # imports TensorFlow
-        except validate.UsageError as err:
-            console.error(f"flowers {args.command}: {err}")
-            return 2
-        try:
             return importlib.import_module(COMMANDS[args.command]).main(args, console)
         except Exception as err:  # noqa: BLE001 - one line here, the traceback in the log
             logging.getLogger(__name__).exception("flowers %s failed", args.command)

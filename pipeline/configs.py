@@ -21,10 +21,10 @@ RUN_FN = "components.trainer.run_fn"
 EXAMPLE_GEN_MODULES = (
     "example_gen", "ingest_beam", "sources", "entries", "archives", "image_check", "labels", "limits",
 )
-TRANSFORM_MODULES = ("preprocessing",)
+TRANSFORM_MODULES = ("preprocessing", "image_graph", "limits")
 TRAINER_MODULES = (
-    "trainer", "input_pipeline", "augment", "random_hash", "warp", "model", "serving", "preprocessing", "reports",
-    "data_service", "watchdog",
+    "trainer", "input_pipeline", "augment", "augment_spec", "random_hash", "warp", "model", "serving",
+    "preprocessing", "image_graph", "limits", "reports", "progress", "data_service", "watchdog",
 )
 
 

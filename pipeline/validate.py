@@ -1,9 +1,8 @@
 """Every command's arguments are checked here, before any work and before TensorFlow loads.
 
 A bad value ends the command with one sentence that names the value and what is
-accepted, and exit code 2 (`UsageError`). Only the augmentation spec needs
-`components.augment`, which imports TensorFlow; it is checked last, still
-before any pipeline step starts.
+accepted, and exit code 2 (`UsageError`). The augmentation spec is parsed by
+`components.augment_spec`, which needs no TensorFlow either.
 """
 
 from __future__ import annotations
@@ -90,10 +89,10 @@ def check_schema_dir(schema_dir: str | None) -> None:
 def check_augmentation(spec: str | None) -> None:
     if spec is None:
         return
-    from components import augment  # imports TensorFlow
+    from components import augment_spec
 
     try:
-        augment.parse_spec(spec)
+        augment_spec.parse_spec(spec)
     except ValueError as err:
         reason = str(err).removeprefix("augmentation spec: ")
         raise UsageError(
@@ -120,11 +119,9 @@ def check_service_address(flag: str, address: str | None) -> None:
 
 
 def check(args: argparse.Namespace) -> int | None:
-    """Raise UsageError for the first bad value; return the file count of --data if listed.
-
-    The augmentation spec is checked apart (`check_augmentation`): it imports TensorFlow.
-    """
+    """Raise UsageError for the first bad value; return the file count of --data if listed."""
     check_numbers(args)
+    check_augmentation(getattr(args, "augmentation", None))
     command = args.command
     if command == "data-service":
         check_service_address("--dispatcher", getattr(args, "dispatcher", None))

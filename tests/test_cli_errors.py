@@ -1,7 +1,8 @@
 """Bad invocations through the real command line: one sentence, exit code 2, no work done.
 
-Every case but the augmentation spec fails before TensorFlow is imported, so
-these subprocesses take a fraction of a second each.
+Every case fails before TensorFlow is imported (the augmentation spec too: it is
+parsed by `components.augment_spec`), so these subprocesses take a fraction of a
+second each.
 """
 
 import os
@@ -18,9 +19,9 @@ ACCEPTED = (
 )
 
 
-def flowers(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def flowers(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +83,21 @@ def test_a_bad_augmentation_spec_fails_before_any_work(tmp_path):
         "(ops are named in components/augment.py).\n"
     )
     assert result.stdout == ""
-    # Only the log of this command exists: no artifact, no metadata.
-    assert sorted(os.listdir(out)) == ["logs"]
+    # Refused before any work: no artifact, no metadata, not even a log.
+    assert not os.path.exists(out)
 
 
 def test_verbose_shows_the_library_output_that_the_quiet_console_hides(tmp_path):
-    args = ("run", "--augmentation", "spin(3)", "--output", str(tmp_path / "out"))
-    quiet, verbose = flowers(*args), flowers(*args, "--verbose")
-    assert quiet.returncode == verbose.returncode == 2
-    assert len(quiet.stderr.splitlines()) == 1
+    """`predict` on a folder with no model: TensorFlow loads, then the command fails (exit 1)."""
+    (tmp_path / "no_model").mkdir()
+    args = ("predict", "--model", str(tmp_path / "no_model"), str(tmp_path / "photo.jpg"))
+    env = {"TMPDIR": str(tmp_path)}  # the log of commands without an output folder goes there
+    quiet, verbose = flowers(*args, env=env), flowers(*args, "--verbose", env=env)
+    assert quiet.returncode == verbose.returncode == 1
+    assert len(quiet.stderr.splitlines()) == 1 and "no SavedModel" in quiet.stderr
     # TensorFlow's import messages (C++ and Python) reach the console only with --verbose ...
     library_lines = verbose.stderr.splitlines()[:-1]
     assert library_lines and verbose.stderr.splitlines()[-1] == quiet.stderr.strip()
     # ... and the log file has them either way (both runs appended to it).
-    log = (tmp_path / "out" / "logs" / "run.log").read_text()
+    log = (tmp_path / "flowers-logs" / "predict.log").read_text()
     assert all(line.split("] ", 1)[-1] in log for line in library_lines)
