@@ -26,7 +26,14 @@ $(STAMP): requirements.lock setup.py
 run: $(STAMP)
 	@$(PY) -m pipeline run $(ARGS)
 
+# The report test drives Debian's chromium (a browser download by Playwright fails
+# offline); install it when it is missing (needs root or password-less sudo).
+CHROMIUM_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 test: $(STAMP)
+	@command -v chromium > /dev/null || { echo "Installing Debian's chromium for the report test..."; \
+	  ( if [ "$$(id -u)" -eq 0 ]; then sh -c '$(CHROMIUM_INSTALL)'; else sudo -n sh -c '$(CHROMIUM_INSTALL)'; fi ) \
+	    > $(VENV)/apt.log 2>&1 || { cat $(VENV)/apt.log; exit 1; }; }
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest -q -p no:warnings tests $(ARGS)
 
