@@ -10,6 +10,17 @@ import numpy as np
 from PIL import Image
 
 
+def copy_sample_classes(dest, class_names=("daisy", "roses")):
+    """A small data folder: these class folders of the bundled sample, copied to `dest`."""
+    import shutil
+
+    from pipeline import configs
+
+    for class_name in class_names:
+        shutil.copytree(f"{configs.SAMPLE_DATA}/{class_name}", dest / class_name)
+    return dest
+
+
 def photo(width: int = 64, height: int = 48, seed: int = 0, mode: str = "RGB") -> Image.Image:
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)

@@ -4,6 +4,7 @@ run never presents an earlier run's report (the ingest DAG on 25 real photos).""
 import os
 import shutil
 
+import imagefiles
 import pytest
 
 from pipeline import configs, local_runner
@@ -26,9 +27,7 @@ def _sample_photo(class_name: str) -> str:
 def ingested(tmp_path_factory):
     """Two classes of the sample plus one photo four levels deep, ingested twice."""
     base = tmp_path_factory.mktemp("cache")
-    data = base / "photos"
-    for class_name in ("daisy", "roses"):
-        shutil.copytree(os.path.join(configs.SAMPLE_DATA, class_name), data / class_name)
+    data = imagefiles.copy_sample_classes(base / "photos")
     (data / NESTED).parent.mkdir(parents=True)
     shutil.copy(_sample_photo("dandelion"), data / NESTED)  # no copy of another photo: duplicates are skipped
     schema_dir = base / "schemas"

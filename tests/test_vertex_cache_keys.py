@@ -5,8 +5,8 @@ the compiled spec: ExampleGen's and ImportSchemaGen's pre-cache-check hooks run
 import json
 import os
 import re
-import shutil
 
+import imagefiles
 import pytest
 
 from components import cached_inputs, fingerprint
@@ -18,9 +18,7 @@ IMAGE = "us-docker.pkg.dev/p/flowers/flowers-tfx:test"
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     base = tmp_path_factory.mktemp("vertex")
-    data = base / "photos"
-    for class_name in ("daisy", "roses"):
-        shutil.copytree(os.path.join(configs.SAMPLE_DATA, class_name), data / class_name)
+    data = imagefiles.copy_sample_classes(base / "photos")
     config = configs.RunConfig(data=str(data), output="gs://bucket/flowers")
     job = kubeflow_v2_runner.compile_pipeline(config, str(base / "pipeline.json"), IMAGE, "gs://bucket/root",
                                               class_names=("daisy", "roses"))
