@@ -190,22 +190,31 @@ def _pass_rate(iterator, images: int) -> float:
 def interleaved_rates(running: dict, fresh: dict, images: int, rounds: int = 3) -> dict[str, list[float]]:
     """Images/s per pass, the pipelines taking turns, `rounds` times over.
 
-    `running` pipelines are warmed up by one pass first, then timed one pass per
-    round; each `fresh` factory builds a new pipeline (set-up not timed) whose
-    first pass is timed, once per round. Taking turns spreads the machine's
-    noise over every pipeline alike; the report keeps each round's figure and
-    the median.
+    Each `running` dataset is built once and warmed up by one pass (that fills
+    our cache); every round then times one pass of a new iterator over it, and
+    the iterator is closed before the next pipeline's turn, so no pipeline keeps
+    working (and filling its buffers) in the background while another is timed.
+    Each `fresh` factory builds a new pipeline (set-up not timed) whose first
+    pass is timed, once per round. Taking turns spreads the machine's noise
+    over every pipeline alike; the report keeps each round's figure and the
+    median.
     """
-    iterators = {}
-    for name, make in running.items():
-        iterators[name] = iter(make().repeat())
-        _pass_rate(iterators[name], images)
+
+    def one_pass(dataset) -> float:
+        iterator = iter(dataset)
+        rate = _pass_rate(iterator, images)
+        del iterator
+        return rate
+
+    datasets = {name: make() for name, make in running.items()}
+    for dataset in datasets.values():
+        one_pass(dataset)
     samples: dict[str, list[float]] = {name: [] for name in [*running, *fresh]}
     for _ in range(rounds):
-        for name, iterator in iterators.items():
-            samples[name].append(_pass_rate(iterator, images))
+        for name, dataset in datasets.items():
+            samples[name].append(one_pass(dataset))
         for name, make in fresh.items():
-            samples[name].append(_pass_rate(make(), images))
+            samples[name].append(one_pass(make()))
     return samples
 
 
@@ -238,7 +247,7 @@ def run_bench(data: str, output: str, work_dir: str, seed: int = 0, spec: str = 
             "ours": lambda: ours(raw_uri, graph_uri, seed, spec)[0],
             "ours_tutorial_augmentations": lambda: ours(raw_uri, graph_uri, seed, augment.DEFAULT_SPEC)[0],
         },
-        {"ours_first_epoch": lambda: iter(ours(raw_uri, graph_uri, seed, spec)[0])},
+        {"ours_first_epoch": lambda: ours(raw_uri, graph_uri, seed, spec)[0]},
         n,
     )
     rates = {key: statistics.median(values) for key, values in samples.items()}

@@ -79,12 +79,12 @@ def test_one_epoch_carries_every_training_image_once_augmented(first_run, servic
     for images, _, keys in dataset:
         for image, key in zip(images.numpy(), keys.numpy(), strict=True):
             assert key not in served, "an image came twice in one epoch"
-            served[key] = image
+            served[key] = image.astype(np.float32) / 255.0
     assert sorted(served) == sorted(_keys(files)) and len(served) == count == first_run[1]["counts"]["train"]
     # Augmented: the same images without augmentation differ, per image.
     unaugmented = input_pipeline.InputConfig(batch_size=8, augmentation="")
     differences = [
-        np.abs(served[key] - image).mean()
+        np.abs(served[key] - image / 255.0).mean()
         for images, _, keys in input_pipeline.service_source(files, tft_output, unaugmented, 1, count)
         for image, key in zip(images.numpy(), keys.numpy(), strict=True)
     ]
