@@ -3,8 +3,8 @@
 A `FileBasedExampleGen` runs this executor (a Beam pipeline). It reads a folder,
 an archive or `tfds:tf_flowers`, checks every image by its content on the Beam
 workers (`image_check`), writes `image` (the file's bytes, untouched), `label`
-and `filename` for every usable photo, and lets the base executor split them
-80/10/10 by a hash of `filename`. Every other file is listed with its reason in
+and `filename` for every usable photo, split 80/10/10 by TFX's hash of
+`filename` and written as shards in a seeded random order (`shard_write`). Every other file is listed with its reason in
 `ingest_report.json`, written into the examples artifact beside the splits.
 The Beam graph itself is `components.ingest_beam`. The run fails, with the
 report, when too many files are quarantined or fewer than two classes received
@@ -21,11 +21,12 @@ import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import ingest_beam, limits
+from components import ingest_beam, limits, shard_write
 from components.entries import QUARANTINED, SKIPPED
 
 REPORT_FILE = "ingest_report.json"
@@ -40,6 +41,8 @@ def make_custom_config(
     max_quarantine_fraction: float = DEFAULT_MAX_QUARANTINE_FRACTION,
     tfds_data_dir: str | None = None,
     code_fingerprint: str = "",
+    num_shards: int = shard_write.DEFAULT_NUM_SHARDS,
+    shuffle_seed: int = shard_write.DEFAULT_SEED,
 ) -> example_gen_pb2.CustomConfig:
     """The CustomConfig proto that tells the executor what to read."""
     struct = struct_pb2.Struct()
@@ -51,6 +54,8 @@ def make_custom_config(
             "max_quarantine_fraction": max_quarantine_fraction,
             "tfds_data_dir": tfds_data_dir or "",
             "code_fingerprint": code_fingerprint,
+            "num_shards": num_shards,
+            "shuffle_seed": shuffle_seed,
         }
     )
     config = example_gen_pb2.CustomConfig()
@@ -60,56 +65,69 @@ def make_custom_config(
 
 def read_custom_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
     config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], config
-    )
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], config)
     struct = struct_pb2.Struct()
     config.custom_config.Unpack(struct)
     return json_format.MessageToDict(struct)
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str):
-    """Reads the source named in the custom config; rejected files go to side files."""
-    return ingest_beam.images_to_examples(
-        pipeline, read_custom_config(exec_properties), exec_properties["_parts_dir"]
+def _write_counts(counted: beam.PCollection, parts_dir: str) -> None:
+    _ = (
+        counted
+        | "CountPerClass" >> beam.combiners.Count.PerElement()
+        | "CountsToJson" >> beam.Map(lambda kv: json.dumps({"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
+        | "WriteCounts" >> beam.io.WriteToText(os.path.join(parts_dir, "counts"), file_name_suffix=".jsonl")
     )
 
 
-def _count_classes(example_split: beam.PCollection, split: str, parts_dir: str) -> None:
-    _ = (
-        example_split
-        | f"Label[{split}]" >> beam.Map(lambda ex: int(ex.features.feature["label"].int64_list.value[0]))
-        | f"Count[{split}]" >> beam.combiners.Count.PerElement()
-        | f"ToJson[{split}]" >> beam.Map(lambda kv: json.dumps({"split": split, "label": kv[0], "count": kv[1]}))
-        | f"WriteCounts[{split}]"
-        >> beam.io.WriteToText(os.path.join(parts_dir, f"counts-{split}"), file_name_suffix=".jsonl")
+def _layout_for(exec_properties: dict[str, Any], examples, config: dict[str, Any]) -> shard_write.Layout:
+    """Split names, dirs and cumulative hash buckets from the output config;
+    sets the artifact's split names."""
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+    splits = output_config.split_config.splits
+    if not splits or output_config.split_config.partition_feature_name != "filename":
+        raise ValueError(
+            f"output_config {output_config}: this ExampleGen splits by hash buckets on "
+            "partition_feature_name 'filename' only"
+        )
+    buckets = [sum(s.hash_buckets for s in splits[: i + 1]) for i in range(len(splits))]
+    names = [s.name for s in splits]
+    examples.split_names = artifact_utils.encode_split_names(names)
+    dirs = [artifact_utils.get_split_uri([examples], name) for name in names]
+    return shard_write.Layout(
+        names,
+        dirs,
+        buckets,
+        int(config.get("num_shards", shard_write.DEFAULT_NUM_SHARDS)),
+        int(config.get("shuffle_seed", shard_write.DEFAULT_SEED)),
     )
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """ExampleGen executor for class-labelled photos, with an ingest report."""
+    """ExampleGen executor for class-labelled photos, with an ingest report.
+
+    Replaces the base `Do`: the split is decided on file names and each split is
+    written as shards in a seeded random order (`shard_write`), not through
+    TFX's `WriteSplit`, which would reshuffle every image's bytes.
+    """
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _ImagesToExample
-
-    def GenerateExamplesByBeam(self, pipeline, exec_properties):
-        splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
-        for name, examples in splits.items():
-            _count_classes(examples, name, exec_properties["_parts_dir"])
-        return splits
+        raise NotImplementedError("this executor writes its own shards in Do")
 
     def Do(self, input_dict, output_dict, exec_properties):
-        examples = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        parts_dir = os.path.join(examples.uri, _PARTS_DIR)
-        exec_properties = dict(exec_properties, _parts_dir=parts_dir)
-        super().Do(input_dict, output_dict, exec_properties)
+        self._log_startup(input_dict, output_dict, exec_properties)
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         config = read_custom_config(exec_properties)
-        split_names = artifact_utils.decode_split_names(examples.split_names)
-        report = build_report(parts_dir, config, split_names)
+        layout = _layout_for(exec_properties, examples, config)
+        parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+        with self._make_beam_pipeline() as pipeline:
+            counted = ingest_beam.images_to_shards(pipeline, config, layout, parts_dir)
+            _write_counts(counted, parts_dir)
+        layout.ensure_files()
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(examples, "tfrecords_gzip")
+        report = build_report(parts_dir, config, layout.names)
         tf.io.gfile.rmtree(parts_dir)
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)

@@ -13,6 +13,7 @@ Rejected files go to side files under `parts_dir`, read back into the report.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 
-from components import archives, image_check, progress, sources
+from components import archives, image_check, progress, shard_write, sources
 from components.entries import QUARANTINED, SKIPPED, Entry
 
 
@@ -45,45 +46,51 @@ def _record(entry: Entry, verdict: str, reason: str) -> dict[str, str]:
     return {"verdict": verdict, "path": entry.path, "reason": reason}
 
 
-class _CheckImage(beam.DoFn):
-    """Entry + bytes in; a tf.Example out, or a quarantine/skip record."""
+REJECTED = "rejected"
 
-    REJECTED = "rejected"
+
+class Checker:
+    """Entry + bytes in; a tf.Example out, or a tagged quarantine/skip record."""
 
     def __init__(self, class_names: list[str], max_pixels: int):
         self._labels = {name: i for i, name in enumerate(class_names)}
         self._max_pixels = max_pixels
 
-    def process(self, item: tuple[Entry, bytes | None], duplicates: dict[str, str]):
-        entry, data = item
+    def __call__(self, entry: Entry, data: bytes | None, duplicates: dict[str, str]):
         progress.FILES_CHECKED.add()
         if entry.verdict is not None:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, entry.verdict, entry.reason))
+            yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, entry.verdict, entry.reason))
             return
         if entry.path in duplicates:
             reason = f"duplicate: byte-identical to {duplicates[entry.path]}, which is kept"
-            yield beam.pvalue.TaggedOutput(self.REJECTED, dict(_record(entry, SKIPPED, reason), duplicate=True))
+            yield beam.pvalue.TaggedOutput(REJECTED, dict(_record(entry, SKIPPED, reason), duplicate=True))
             return
         label = self._labels.get(entry.class_name)
         if label is None:
             reason = f"class folder {entry.class_name!r} is not one of the run's classes {sorted(self._labels)}"
-            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, QUARANTINED, reason))
+            yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, QUARANTINED, reason))
             return
         try:
             image_check.check_image(data, self._max_pixels)
         except image_check.NotAnImageError as err:
             beam.metrics.Metrics.counter("ingest", "quarantined").inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTED, _record(entry, QUARANTINED, str(err)))
+            yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, QUARANTINED, str(err)))
             return
         beam.metrics.Metrics.counter("ingest", "ingested").inc()
         yield make_example(data, label, entry.filename)
 
 
-def _content_key(item: tuple[Entry, bytes | None]):
-    """(sha256 of the bytes, (filename, path)) for every candidate photo; nothing else travels."""
+def _scan(item: tuple[Entry, bytes | None]) -> tuple[Entry, str | None]:
+    """The entry and the SHA-256 of its bytes: all that leaves the reading worker."""
     entry, data = item
-    if entry.verdict is None and data is not None:
-        yield hashlib.sha256(data).hexdigest(), (entry.filename, entry.path)
+    return entry, (hashlib.sha256(data).hexdigest() if entry.verdict is None and data is not None else None)
+
+
+def _content_key(scanned: tuple[Entry, str | None]):
+    """(sha256 of the bytes, (filename, path)) for every candidate photo."""
+    entry, digest = scanned
+    if digest is not None:
+        yield digest, (entry.filename, entry.path)
 
 
 def _copies_to_drop(group: tuple[str, Any]):
@@ -108,9 +115,7 @@ def iter_tfds(name: str, data_dir: str | None):
     builder = tfds.builder(name, data_dir=data_dir or None)
     builder.download_and_prepare()
     names = builder.info.features["label"].names
-    dataset = builder.as_dataset(
-        split="train", decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False
-    )
+    dataset = builder.as_dataset(split="train", decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False)
     for index, record in enumerate(dataset.as_numpy_iterator()):
         data = bytes(record["image"])
         class_name = names[int(record["label"])]
@@ -123,26 +128,19 @@ def iter_tfds(name: str, data_dir: str | None):
         yield Entry(f"{name}/train/{index}", filename=filename), data
 
 
-def _read(pipeline: beam.Pipeline, config: dict[str, Any]) -> beam.PCollection:
-    """(Entry, bytes | None) for every file of the source named in the config."""
-    source = config["source"]
-    if sources.is_tfds(source):
-        return pipeline | "ReadTfds" >> beam.Create(
-            list(iter_tfds(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir")))
-        )
-    if sources.is_archive(source):
-        root = archives.archive_root(source)
-        return (
-            pipeline
-            | "Archive" >> beam.Create([source])
-            | "ReadArchive" >> beam.FlatMap(lambda path: archives.iter_archive(path, root, with_bytes=True))
-        )
-    return (
-        pipeline
-        | "ListFolder" >> beam.Create(list(sources.iter_folder(source)))
-        # Sizes are checked and read errors become quarantine records here.
-        | "ReadFiles" >> beam.Map(lambda entry: sources.read_folder_item(source, entry))
-    )
+def _archive_items(source: str):
+    return archives.iter_archive(source, archives.archive_root(source), with_bytes=True)
+
+
+def _tfds_items(source: str, data_dir: str | None):
+    return iter_tfds(source[len(sources.TFDS_PREFIX) :], data_dir)
+
+
+def _sequential_reader(config: dict[str, Any]):
+    """For a source read in one stream: a function from the source to its (Entry, bytes)."""
+    if sources.is_tfds(config["source"]):
+        return functools.partial(_tfds_items, data_dir=config.get("tfds_data_dir") or None)
+    return _archive_items
 
 
 def _write_jsonl(rows: beam.PCollection, label: str, prefix: str) -> None:
@@ -153,26 +151,52 @@ def _write_jsonl(rows: beam.PCollection, label: str, prefix: str) -> None:
     )
 
 
-def images_to_examples(pipeline: beam.Pipeline, config: dict[str, Any], parts_dir: str) -> beam.PCollection:
-    """The tf.Examples of every usable photo; what was seen and rejected goes to `parts_dir`."""
-    items = _read(pipeline, config)
-    seen = items | "CountSeen" >> beam.combiners.Count.Globally() | "Seen" >> beam.Map(lambda n: {"files_seen": n})
+def _shard_key(entry: Entry, layout: shard_write.Layout):
+    """((split, shard), (sort key, entry)); an entry without a class file name goes
+    to the first shard, where the check only records its verdict."""
+    if not entry.filename:
+        return (0, 0), ("", entry)
+    split, shard, key = layout.place(entry.filename)
+    return (split, shard), (key, entry)
+
+
+def images_to_shards(
+    pipeline: beam.Pipeline, config: dict[str, Any], layout: shard_write.Layout, parts_dir: str
+) -> beam.PCollection:
+    """Writes every usable photo into its split's shards; returns (split name, label) per
+    written photo. What was seen and rejected goes to `parts_dir`."""
+    source = config["source"]
+    check = Checker(list(config["class_names"]), int(config["max_pixels"]))
+    if sources.is_tfds(source) or sources.is_archive(source):
+        read_all = _sequential_reader(config)
+        stream = pipeline | "Source" >> beam.Create([("", source)])
+        scanned = stream | "Scan" >> beam.FlatMap(lambda kv: map(_scan, read_all(kv[1])))
+        writer = shard_write.WriteSequential(layout, read_all, check)
+    else:
+        stream = (
+            pipeline
+            | "ListFolder" >> beam.Create(list(sources.iter_folder(source)))
+            # Names only from here: each shard's worker reads its own files.
+            | "Place" >> beam.Map(_shard_key, layout)
+            | "GroupNamesByShard" >> beam.GroupByKey()
+        )
+        read = functools.partial(sources.read_folder_item, source)
+        scanned = (
+            stream
+            | "Names" >> beam.FlatMap(lambda kv: [entry for _, entry in kv[1]])
+            | "Scan" >> beam.Map(lambda entry: _scan(read(entry)))
+        )
+        writer = shard_write.WriteShard(layout, read, check)
+    seen = scanned | "CountSeen" >> beam.combiners.Count.Globally() | "Seen" >> beam.Map(lambda n: {"files_seen": n})
     _write_jsonl(seen, "Seen", os.path.join(parts_dir, "seen"))
     duplicates = (
-        items
+        scanned
         | "ContentKeys" >> beam.FlatMap(_content_key)
         | "GroupByContent" >> beam.GroupByKey()
         | "CopiesToDrop" >> beam.FlatMap(_copies_to_drop)
     )
-    results = (
-        items
-        # Break fusion so the decode checks spread over the workers.
-        | "Spread" >> beam.Reshuffle()
-        | "CheckImages"
-        >> beam.ParDo(
-            _CheckImage(list(config["class_names"]), int(config["max_pixels"])),
-            duplicates=beam.pvalue.AsDict(duplicates),
-        ).with_outputs(_CheckImage.REJECTED, main="examples")
+    results = stream | "CheckAndWrite" >> beam.ParDo(writer, duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(
+        REJECTED, shard_write.COUNTED
     )
-    _write_jsonl(results[_CheckImage.REJECTED], "Rejected", os.path.join(parts_dir, "rejected"))
-    return results["examples"]
+    _write_jsonl(results[REJECTED], "Rejected", os.path.join(parts_dir, "rejected"))
+    return results[shard_write.COUNTED]

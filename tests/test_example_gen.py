@@ -15,7 +15,7 @@ from components import example_gen, labels
 SPLITS = ("train", "eval", "test")
 
 
-def run_executor(source, out_dir, class_names=labels.TF_FLOWERS_CLASSES, max_fraction=1.0):
+def run_executor(source, out_dir, class_names=labels.TF_FLOWERS_CLASSES, max_fraction=1.0, beam_args=(), **config):
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     output_config = example_gen_pb2.Output(
@@ -35,12 +35,13 @@ def run_executor(source, out_dir, class_names=labels.TF_FLOWERS_CLASSES, max_fra
         ),
         "output_config": proto_utils.proto_to_json(output_config),
         "custom_config": proto_utils.proto_to_json(
-            example_gen.make_custom_config(str(source), class_names, max_quarantine_fraction=max_fraction)
+            example_gen.make_custom_config(str(source), class_names, max_quarantine_fraction=max_fraction, **config)
         ),
         "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
-    example_gen.Executor().Do({}, {"examples": [examples]}, exec_properties)
+    context = example_gen.Executor.Context(beam_pipeline_args=list(beam_args)) if beam_args else None
+    example_gen.Executor(context).Do({}, {"examples": [examples]}, exec_properties)
     with open(os.path.join(out_dir, example_gen.REPORT_FILE)) as f:
         return json.load(f)
 
@@ -121,8 +122,11 @@ def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
     write_files(root, photos)
     run_executor(root, tmp_path / "first")
     before = {name: split for split in SPLITS for name in read_split(tmp_path / "first", split)}
-    added = {f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + k * 100 + i) for k, c in enumerate(("daisy", "tulips"))
-             for i in range(30)}
+    added = {
+        f"{c}/new{i}.jpg": images.jpeg(16, 16, seed=500 + k * 100 + i)
+        for k, c in enumerate(("daisy", "tulips"))
+        for i in range(30)
+    }
     write_files(root, added)
     run_executor(root, tmp_path / "second")
     after = {name: split for split in SPLITS for name in read_split(tmp_path / "second", split)}
