@@ -22,7 +22,7 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 
-from components import archives, image_check, progress, shard_write, sources
+from components import archives, image_check, progress, shard_write, sources, tfds_source
 from components.entries import QUARANTINED, SKIPPED, Entry
 
 
@@ -101,46 +101,26 @@ def _copies_to_drop(group: tuple[str, Any]):
         yield path, kept[0]
 
 
-def iter_tfds(name: str, data_dir: str | None):
-    """(Entry, bytes) for every example of a TFDS image-classification dataset.
-
-    Uses the real builder: `download_and_prepare`, then `as_dataset` with the
-    image left encoded (`SkipDecoding`), so the bytes are the photo's own. TFDS
-    does not keep the original file names, so `filename` is
-    `<class>/<first 16 hex digits of the bytes' SHA-256>.<format>`: stable for a
-    photo, so its split never moves.
-    """
-    import tensorflow_datasets as tfds
-
-    builder = tfds.builder(name, data_dir=data_dir or None)
-    builder.download_and_prepare()
-    names = builder.info.features["label"].names
-    dataset = builder.as_dataset(split="train", decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False)
-    for index, record in enumerate(dataset.as_numpy_iterator()):
-        data = bytes(record["image"])
-        class_name = names[int(record["label"])]
-        try:
-            fmt = image_check.read_header(data).format
-        except image_check.NotAnImageError:
-            fmt = "bin"
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        filename = f"{class_name}/{digest}.{fmt.replace('jpeg', 'jpg')}"
-        yield Entry(f"{name}/train/{index}", filename=filename), data
+def _archive_items(item: tuple[str, str]):
+    return archives.iter_archive(item[1], archives.archive_root(item[1]), with_bytes=True)
 
 
-def _archive_items(source: str):
-    return archives.iter_archive(source, archives.archive_root(source), with_bytes=True)
+def _tfds_items(item: tuple[str, tfds_source.ShardSpec]):
+    return tfds_source.iter_shard(item[1])
 
 
-def _tfds_items(source: str, data_dir: str | None):
-    return iter_tfds(source[len(sources.TFDS_PREFIX) :], data_dir)
-
-
-def _sequential_reader(config: dict[str, Any]):
-    """For a source read in one stream: a function from the source to its (Entry, bytes)."""
-    if sources.is_tfds(config["source"]):
-        return functools.partial(_tfds_items, data_dir=config.get("tfds_data_dir") or None)
-    return _archive_items
+def _streams(pipeline: beam.Pipeline, config: dict[str, Any]):
+    """(tag, what to read) per stream that must be read in order, and its reader:
+    one per TFDS shard, or the one archive."""
+    source = config["source"]
+    if sources.is_tfds(source):
+        specs = tfds_source.shard_specs(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir") or None)
+        streams = [(f"s{i:05d}", spec) for i, spec in enumerate(specs)]
+        reader = _tfds_items
+    else:
+        streams, reader = [("", source)], _archive_items
+    # Only the small specs are reshuffled, so the streams spread over the workers.
+    return pipeline | "Streams" >> beam.Create(streams) | "SpreadStreams" >> beam.Reshuffle(), reader
 
 
 def _write_jsonl(rows: beam.PCollection, label: str, prefix: str) -> None:
@@ -168,9 +148,8 @@ def images_to_shards(
     source = config["source"]
     check = Checker(list(config["class_names"]), int(config["max_pixels"]))
     if sources.is_tfds(source) or sources.is_archive(source):
-        read_all = _sequential_reader(config)
-        stream = pipeline | "Source" >> beam.Create([("", source)])
-        scanned = stream | "Scan" >> beam.FlatMap(lambda kv: map(_scan, read_all(kv[1])))
+        stream, read_all = _streams(pipeline, config)
+        scanned = stream | "Scan" >> beam.FlatMap(lambda item: map(_scan, read_all(item)))
         writer = shard_write.WriteSequential(layout, read_all, check)
     else:
         stream = (

@@ -123,10 +123,11 @@ class WriteSequential(beam.DoFn):
         self._check_fn = check_fn
 
     def process(self, element: tuple[str, Any], duplicates: dict[str, str]):
-        tag, source = element
+        """`element` is (tag, what to read); `read_all` gets the whole element."""
+        tag = element[0]
         writers: dict[tuple[int, int], Any] = {}
         try:
-            for entry, data in self._read_all(source):
+            for entry, data in self._read_all(element):
                 outputs = list(self._check_fn(entry, data, duplicates))
                 for out in outputs:
                     if not isinstance(out, tf.train.Example):

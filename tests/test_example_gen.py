@@ -135,32 +135,3 @@ def test_adding_photos_never_moves_a_photo_to_another_split(tmp_path):
     counts = {split: list(after.values()).count(split) for split in SPLITS}
     assert counts["train"] > counts["eval"] and counts["train"] > counts["test"]
     assert 0.65 < counts["train"] / 120 < 0.95
-
-
-def test_tfds_source_through_tfds_mocking(tmp_path):
-    import tensorflow_datasets as tfds
-
-    photos = {("daisy", i): images.jpeg(24, 24, seed=i) for i in range(4)}
-    photos.update({("roses", i): images.jpeg(24, 24, seed=10 + i) for i in range(4)})
-
-    def as_dataset(self, split, decoders=None, **kwargs):
-        assert split == "train" and decoders is not None  # bytes stay encoded
-        names = self.info.features["label"].names
-        return tf.data.Dataset.from_tensor_slices(
-            {
-                "image": [data for data in photos.values()],
-                "label": [names.index(c) for c, _ in photos],
-            }
-        )
-
-    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
-        report = run_executor("tfds:tf_flowers", tmp_path / "out")
-    assert report["files_seen"] == 8 and report["ingested_total"] == 8
-    rows = {}
-    for split in SPLITS:
-        rows.update(read_split(tmp_path / "out", split))
-    by_bytes = {data: (label, name) for name, (label, data) in rows.items()}
-    for (class_name, _), data in photos.items():
-        label, filename = by_bytes[data]
-        assert label == labels.TF_FLOWERS_CLASSES.index(class_name)
-        assert filename.startswith(class_name + "/") and filename.endswith(".jpg")

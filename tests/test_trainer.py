@@ -76,7 +76,10 @@ def test_training_pixels_equal_served_pixels_within_one_level(first_run):
     model = tf.saved_model.load(summary["pushed_model"])
     served = model.signatures["transform_features"](examples=tf.constant(raw))["image_xf"].numpy()
     assert trained.shape == served.shape == (summary["counts"]["eval"], 180, 180, 3)
-    assert np.abs(trained - served).max() <= 0.5 / 255 + 1e-6
+    # The split is several shards the input interleaves: match images, not positions.
+    diffs = np.stack([np.abs(served - image).max(axis=(1, 2, 3)) for image in trained])
+    assert sorted(diffs.argmin(axis=1)) == list(range(len(served)))
+    assert diffs.min(axis=1).max() <= 0.5 / 255 + 1e-6
 
 
 def test_eval_is_never_augmented_and_file_cache_equals_memory(first_run, tmp_path):
