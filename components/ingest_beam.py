@@ -1,13 +1,16 @@
-"""ExampleGen's Beam graph: read a source, drop byte-identical copies, check every image.
+"""ExampleGen's Beam graph: read a source, drop byte-identical copies, check and write every image.
 
-Three passes over one stream of `(Entry, bytes)`:
-- count every file seen;
-- the duplicate pass: `(sha256, name)` pairs only, grouped by hash; in each
-  group the copy whose `filename` sorts first is kept (it keeps its own
-  filename-hash split) and the others become a small set of names to drop;
-- the check: every photo is checked by its content (`image_check`) and becomes
-  a tf.Example, or a quarantine / skip record; the names to drop reach it as a
-  side input, so the images themselves are never grouped or held.
+No step holds more than one image:
+- a folder is listed, each name is given its split, shard and sort key
+  (`shard_write.Layout`), and only the names are grouped by shard; an archive
+  or a TFDS shard is one stream, read in order by one worker;
+- the duplicate pass reads the bytes and keeps only `(sha256, name)` pairs,
+  grouped by hash; in each group the copy whose `filename` sorts first is kept
+  (it keeps its own filename-hash split), the others become a small set of
+  names to drop;
+- the check-and-write pass reads each file again in the worker that writes its
+  shard: a tf.Example appended to the shard, or a quarantine / skip record; the
+  names to drop reach it as a side input.
 Rejected files go to side files under `parts_dir`, read back into the report.
 """
 
