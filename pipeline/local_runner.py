@@ -107,6 +107,8 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
             "execution_id": execution_id,
             "state": state,
             "seconds": round(seconds, 1),
+            "started": execution.create_time_since_epoch / 1000.0,
+            "ended": execution.last_update_time_since_epoch / 1000.0,
             "outputs": outputs,
         }
     return result
