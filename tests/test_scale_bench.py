@@ -15,6 +15,7 @@ from pipeline import configs
 def _script(name):
     spec = importlib.util.spec_from_file_location(name, configs.REPO_ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the worker pool pickles its functions by module name
     spec.loader.exec_module(module)
     return module
 
