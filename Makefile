@@ -14,7 +14,7 @@ export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 .PHONY: run test lint clean
 
 $(STAMP): requirements.lock setup.py
-	@python -c 'import sys; assert sys.version_info[:2] == (3, 10), "TFX 1.16 needs Python 3.10: install it with pyenv (.python-version says 3.10)"'
+	@python -c 'import sys; want = open(".python-version").read().strip(); have = "%d.%d" % sys.version_info[:2]; assert have == want, f"the lock file is for Python {want} (.python-version), not {have}: install it with pyenv"'
 	@test -d $(VENV) || python -m venv $(VENV)
 	@echo "Installing the locked dependencies into $(VENV) (about 5 minutes the first time)..."
 	@( $(PY) -m pip install --upgrade pip==24.3.1 \

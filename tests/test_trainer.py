@@ -55,6 +55,14 @@ def test_train_batches_are_augmented_and_seeded(first_run):
     assert not np.allclose(first[0][0], plain[0][0])
 
 
+def test_a_buffer_smaller_than_the_split_still_mixes_the_classes(first_run):
+    """ExampleGen writes each split in a seeded random order, so a bounded buffer mixes every class."""
+    count, batches = _train(first_run, n=5, shuffle_buffer=4, batch_size=8, augmentation="")
+    assert count > 4 * 8
+    assert all(len(set(labels.tolist())) >= 3 for _, labels in batches)
+    assert len(set(np.concatenate([labels for _, labels in batches]).tolist())) == 5
+
+
 def test_each_epoch_is_one_pass_and_looks_different(first_run):
     """No shuffle: batch k of epoch 1 holds the photos of batch k of epoch 0, augmented anew."""
     count, dataset = _train(first_run, shuffle_buffer=1, seed=3, batch_size=1, augmentation=augment.DEFAULT_SPEC)
