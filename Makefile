@@ -13,7 +13,7 @@ export PYTHONWARNINGS := ignore::FutureWarning,ignore::DeprecationWarning
 
 .PHONY: run test lint clean
 
-$(STAMP): requirements.lock setup.py
+$(STAMP): requirements.lock setup.py pyproject.toml
 	@python -c 'import sys; want = open(".python-version").read().strip(); have = "%d.%d" % sys.version_info[:2]; assert have == want, f"the lock file is for Python {want} (.python-version), not {have}: install it with pyenv"'
 	@test -d $(VENV) || python -m venv $(VENV)
 	@echo "Installing the locked dependencies into $(VENV) (about 5 minutes the first time)..."

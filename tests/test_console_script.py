@@ -1,0 +1,32 @@
+"""The installed `flowers` command, as the README runs it (`.venv/bin/flowers`).
+
+The other command-line tests run `python -m pipeline`; this one runs the
+console script pip wrote, from a directory outside the repository, so that
+how the project is installed (pyproject.toml's build system, an editable
+wheel) is tested too. An install through setuptools' old `develop` scripts
+once made every `flowers run` fail at ExampleGen: they resolve the whole
+dependency tree through pkg_resources once TFX imports setuptools.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_installed_flowers_ingests_the_sample_quietly(tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "flowers")
+    assert os.access(script, os.X_OK), f"{script} is not installed: pip install -e . writes it"
+    out = tmp_path / "out"
+    result = subprocess.run([script, "ingest", "--output", str(out)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "ingest_report.json").read_text())
+    assert report["files_seen"] == 60
+    assert report["ingested_total"] == 60
+    assert sum(n for split in report["ingested"].values() for n in split.values()) == 60
+    assert report["quarantined"] == [] and report["skipped"] == []
+    console = (result.stdout + result.stderr).lower()
+    # Quiet: stage lines only, no TensorFlow or pip chatter.
+    assert "cuda" not in console and "warning" not in console and "traceback" not in console
+    assert sum(line.startswith("ExampleGen") for line in result.stdout.splitlines()) == 2
