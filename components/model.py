@@ -12,8 +12,11 @@ import tf_keras as keras  # noqa: E402
 from components import preprocessing  # noqa: E402
 
 
-def build_model(num_classes: int, learning_rate=1e-3, dropout: float = 0.2) -> keras.Model:
-    """Conv 16/32/64 with max-pooling, dropout, Dense 128, `num_classes` logits.
+def build_model(num_classes: int, learning_rate=1e-3, dropout: float = 0.0) -> keras.Model:
+    """Conv 16/32/64 with max-pooling, Dense 128, `num_classes` logits: the tutorial's model.
+
+    The tutorial's model has no dropout (its augmentation is the regularizer);
+    `dropout` > 0 adds a Dropout layer after the convolutions.
 
     The input is what Transform produced: float32 [180, 180, 3] in [0, 1], so
     the model holds no resize or rescale of its own (that is the Transform
@@ -26,7 +29,8 @@ def build_model(num_classes: int, learning_rate=1e-3, dropout: float = 0.2) -> k
     for filters in (16, 32, 64):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Dropout(dropout)(x)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(128, activation="relu")(x)
     logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)
