@@ -51,11 +51,16 @@ def _safe_parts(name: str) -> list[str] | None:
 
 
 def _open_archive(path: str):
-    import tensorflow as tf
-
     # Stream mode ("r|*") reads the archive front to back once, which is all a
-    # remote file or a pipe allows; members are never extracted to disk.
-    raw = tf.io.gfile.GFile(path, "rb")
+    # remote file or a pipe allows; members are never extracted to disk. A
+    # local archive is opened without TensorFlow, so that the command line can
+    # list it before anything heavy is imported (and before the console is quiet).
+    if "://" in path:
+        import tensorflow as tf
+
+        raw = tf.io.gfile.GFile(path, "rb")
+    else:
+        raw = open(path, "rb")  # noqa: SIM115 - closed with the tarfile by the caller
     return raw, tarfile.open(fileobj=raw, mode="r|*")
 
 

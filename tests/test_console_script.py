@@ -30,3 +30,20 @@ def test_installed_flowers_ingests_the_sample_quietly(tmp_path):
     # Quiet: stage lines only, no TensorFlow or pip chatter.
     assert "cuda" not in console and "warning" not in console and "traceback" not in console
     assert sum(line.startswith("ExampleGen") for line in result.stdout.splitlines()) == 2
+
+
+def test_arguments_are_checked_without_tensorflow_for_an_archive_too(tmp_path):
+    """Listing a local .tgz (`--data` check) imports no TensorFlow, so nothing is printed before
+    the quiet console starts; a full-archive `flowers run` once began with a dozen CUDA lines."""
+    import tarfile
+
+    from pipeline import configs
+
+    archive = tmp_path / "photos.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(configs.SAMPLE_DATA, arcname="flower_photos")
+    probe = ("import sys; from pipeline import validate; "
+             f"print(validate.check_data({str(archive)!r}, 2), 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["60", "False"]
