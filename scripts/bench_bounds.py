@@ -31,7 +31,6 @@ import json
 import os
 import statistics
 import sys
-import tarfile
 import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -41,7 +40,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components import augment, preprocessing, warp  # noqa: E402
+from components import archives, augment, preprocessing, warp  # noqa: E402
 
 SIZE, BATCH, PHOTOS, CALLS = preprocessing.IMAGE_SIZE, 32, 2944, 30
 # A fixed parallelism, one call per core: AUTOTUNE sometimes settled on one
@@ -51,13 +50,13 @@ GEOMETRY = "flip(horizontal_and_vertical)|rotate(0.2)|zoom(0.1)|crop(6)"
 
 
 def read_jpegs(path: str) -> list[bytes]:
+    """The first PHOTOS JPEGs of the archive, read as ExampleGen reads it (`components.archives`)."""
     blobs = []
-    with tarfile.open(path) as tar:
-        for member in tar:
-            if member.isfile() and member.name.lower().endswith((".jpg", ".jpeg")):
-                blobs.append(tar.extractfile(member).read())
-            if len(blobs) == PHOTOS:
-                break
+    for entry, data in archives.iter_archive(path, archives.archive_root(path), with_bytes=True):
+        if data is not None and entry.path.lower().endswith((".jpg", ".jpeg")):
+            blobs.append(data)
+        if len(blobs) == PHOTOS:
+            break
     return blobs
 
 
