@@ -28,6 +28,7 @@ from tfx.utils import proto_utils
 
 from components import ingest_beam, limits, shard_write
 from components.entries import QUARANTINED, SKIPPED
+from pipeline import code_fingerprints
 
 REPORT_FILE = "ingest_report.json"
 _PARTS_DIR = "_ingest_parts"
@@ -119,6 +120,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         config = read_custom_config(exec_properties)
+        code_fingerprints.check_image_code("FileBasedExampleGen", config.get("code_fingerprint", ""))
         layout = _layout_for(exec_properties, examples, config)
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
         with self._make_beam_pipeline() as pipeline:

@@ -60,8 +60,15 @@ def preprocess_encoded(encoded: tf.Tensor) -> tf.Tensor:
     return image_graph.orient(images, image_graph.exif_orientation(encoded))
 
 
-def preprocessing_fn(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """tf.Transform's entry point: raw features in, model features out."""
+def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict | None = None) -> dict[str, tf.Tensor]:
+    """tf.Transform's entry point: raw features in, model features out.
+
+    TFX passes the component's custom_config; in a container image its code
+    must be the code the spec was compiled from (`pipeline.code_fingerprints`).
+    """
+    from pipeline import code_fingerprints
+
+    code_fingerprints.check_image_code("Transform", (custom_config or {}).get("code_fingerprint", ""))
     return {
         TRANSFORMED_IMAGE_KEY: preprocess_encoded(tf.reshape(inputs[IMAGE_KEY], [-1])),
         LABEL_KEY: tf.reshape(inputs[LABEL_KEY], [-1]),

@@ -156,4 +156,8 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
-    train_and_export(fn_args, TrainConfig.from_custom_config(fn_args.custom_config or {}))
+    from pipeline import code_fingerprints
+
+    custom_config = fn_args.custom_config or {}
+    code_fingerprints.check_image_code("Trainer", custom_config.get("code_fingerprint", ""))
+    train_and_export(fn_args, TrainConfig.from_custom_config(custom_config))

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 from components import augment, example_gen, limits
-from pipeline.paths import REPO_ROOT, SAMPLE_DATA, SCHEMA_DIR
+from pipeline.paths import REPO_ROOT, SAMPLE_DATA, SCHEMA_DIR  # noqa: F401 - REPO_ROOT is re-exported
 
 PIPELINE_NAME = "flowers"
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
-
-
-# The modules each custom step runs. TFX caches a component on its inputs and
-# settings, not on the code behind a dotted path, so a fingerprint of that code
-# goes into the component's settings: editing the code reruns the component.
-EXAMPLE_GEN_MODULES = (
-    "example_gen", "ingest_beam", "sources", "entries", "archives", "image_check", "labels", "limits",
-)
-TRANSFORM_MODULES = ("preprocessing", "image_graph", "limits")
-TRAINER_MODULES = (
-    "trainer", "input_pipeline", "augment", "augment_spec", "random_hash", "warp", "model", "serving",
-    "preprocessing", "image_graph", "limits", "reports", "progress", "data_service", "watchdog",
-)
-
-
-def code_fingerprint(modules: tuple[str, ...]) -> str:
-    """sha256 (16 hex digits) of the source of these `components` modules."""
-    digest = hashlib.sha256()
-    for name in modules:
-        digest.update((REPO_ROOT / "components" / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from components import cached_inputs, example_gen, validation_gate
-from pipeline import configs
+from pipeline import code_fingerprints, configs
 
 
 def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
@@ -72,7 +72,7 @@ def create_pipeline(
             max_pixels=config.max_pixels,
             max_quarantine_fraction=config.max_quarantined,
             tfds_data_dir=config.tfds_data_dir,
-            code_fingerprint=configs.code_fingerprint(configs.EXAMPLE_GEN_MODULES),
+            code_fingerprint=code_fingerprints.component_fingerprint("FileBasedExampleGen"),
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
     ).with_id("FileBasedExampleGen")
@@ -108,7 +108,7 @@ def create_pipeline(
         examples=examples_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
-        custom_config={"code_fingerprint": configs.code_fingerprint(configs.TRANSFORM_MODULES)},
+        custom_config={"code_fingerprint": code_fingerprints.component_fingerprint("Transform")},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=[]),
         materialize=False,
         disable_statistics=True,
@@ -135,7 +135,7 @@ def create_pipeline(
             "precision": config.precision,
             "devices": list(config.devices),
             "data_service": config.data_service,
-            "code_fingerprint": configs.code_fingerprint(configs.TRAINER_MODULES),
+            "code_fingerprint": code_fingerprints.component_fingerprint("Trainer"),
         },
     )
     model_resolver = tfx.dsl.Resolver(
