@@ -1,7 +1,9 @@
 """Installs the `pipeline` and `components` packages and the `flowers` command.
 
-The exact versions of every dependency are pinned in requirements.lock; the
-ranges here say what the code needs.
+The exact versions of every dependency are pinned in two lock files, one per
+stack: requirements.lock (TFX 1.21 on Python 3.13, the current stack) and
+requirements-legacy.lock (TFX 1.16 on Python 3.10, for glibc older than 2.39).
+The ranges here admit both.
 """
 
 from setuptools import setup
@@ -10,14 +12,14 @@ setup(
     name="flowers-tfx",
     version="0.1.0",
     description="A production image input pipeline on TFX: photos in, a serving model out.",
-    python_requires=">=3.9,<3.11",
+    python_requires=">=3.10,<3.14",
     packages=["pipeline", "components"],
     package_data={"pipeline": ["templates/*.html"]},
     install_requires=[
-        "tfx==1.16.0",
-        "tensorflow>=2.16,<2.17",
-        "tf-keras>=2.16,<2.17",
-        "tensorflow-transform==1.16.0",
+        "tfx>=1.16,<1.22",
+        "tensorflow>=2.16,<2.22",
+        "tf-keras>=2.16,<2.22",
+        "tensorflow-transform>=1.16,<1.22",
         "tensorflow-datasets>=4.9",
         "apache-beam[gcp]>=2.60",
         "dill",

@@ -147,7 +147,11 @@ def test_vertex_training_compiles_a_gpu_worker_pool(vertex_spec):
 def test_dockerfile_copies_existing_paths_and_installs_this_package():
     lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines()]
     instructions = [line for line in lines if line and not line.startswith("#")]
-    assert instructions[0] == "FROM tensorflow/tfx:1.16.0"
+    # The base image is the TFX release of the current lock; the legacy one is a build argument.
+    assert instructions[0] == f"ARG TFX_VERSION={_locked_tfx('requirements.lock')}"
+    assert instructions[1] == "FROM tensorflow/tfx:${TFX_VERSION}"
+    legacy_build = f"docker build --build-arg TFX_VERSION={_locked_tfx('requirements-legacy.lock')} "
+    assert legacy_build in (REPO / "Dockerfile").read_text()
     assert "ENV TF_USE_LEGACY_KERAS=1" in instructions
     workdir = next(line.split()[1] for line in instructions if line.startswith("WORKDIR "))
     copied = {}  # source in the repo -> where it lands in the image
@@ -159,7 +163,8 @@ def test_dockerfile_copies_existing_paths_and_installs_this_package():
                 assert (REPO / source).exists(), source
                 # a file copied into a directory keeps its name; a directory's contents land in the destination
                 copied[source] = posixpath.join(base, source) if (REPO / source).is_file() else base
-    assert {"setup.py", "requirements.lock", "pipeline", "components", "schemas", "data"} <= set(copied)
+    assert {"setup.py", "pyproject.toml", "requirements.lock", "requirements-legacy.lock",
+            "pipeline", "components", "schemas", "data"} <= set(copied)
     install = next(line for line in instructions if line.startswith("RUN pip install"))
     assert "--no-deps" in install.split()
     package_dir = install.split()[-1]
@@ -176,7 +181,12 @@ def test_dockerfile_copies_existing_paths_and_installs_this_package():
     for package in setup_kwargs["packages"]:
         assert copied[package] == f"{package_dir}/{package}"
         assert (REPO / package / "__init__.py").exists()
-    assert re.search(r"tfx==1\.16\.0", (REPO / "requirements.lock").read_text())
+    assert _locked_tfx("requirements.lock").startswith("1.21.")
+    assert _locked_tfx("requirements-legacy.lock").startswith("1.16.")
+
+
+def _locked_tfx(lock: str) -> str:
+    return re.search(r"^tfx==(\S+)$", (REPO / lock).read_text(), re.MULTILINE).group(1)
 
 
 def test_compile_command_writes_the_vertex_spec(tmp_path, capsys):

@@ -144,7 +144,7 @@ def _dockerfile_instructions() -> list[str]:
 def test_dockerfile_matches_the_lock_the_readme_install_and_the_compile_defaults():
     instructions = _dockerfile_instructions()
     locked_tfx = re.search(r"^tfx==(\S+)$", (REPO / "requirements.lock").read_text(), re.MULTILINE).group(1)
-    assert instructions[0] == f"FROM tensorflow/tfx:{locked_tfx}"
+    assert instructions[:2] == [f"ARG TFX_VERSION={locked_tfx}", "FROM tensorflow/tfx:${TFX_VERSION}"]
     # The project installs as the Makefile (`make run`, README) installs it into .venv: without
     # dependencies (the lock, here the image, provides them) and without build isolation.
     makefile = (REPO / "Makefile").read_text()
