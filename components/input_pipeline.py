@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from typing import Any
 
 import tensorflow as tf
@@ -116,8 +117,31 @@ def cached(dataset: tf.data.Dataset, examples: int, config: InputConfig, name: s
         if not config.cache_dir:
             raise ValueError("a file cache needs cache_dir")
         tf.io.gfile.makedirs(config.cache_dir)
+        check_disk_space(config.cache_dir, examples)
         return dataset.cache(os.path.join(config.cache_dir, name))
     return dataset
+
+
+class CacheDiskSpaceError(RuntimeError):
+    """The file cache would not fit on its disk."""
+
+
+# Bytes per cached example beyond its pixels: label, key and the cache's own records.
+_CACHE_OVERHEAD = 1024
+
+
+def check_disk_space(cache_dir: str, examples: int) -> None:
+    """Stop before writing a file cache that the free space of its disk cannot hold."""
+    if "://" in cache_dir:
+        return
+    needed = examples * (_PIXELS + _CACHE_OVERHEAD)
+    free = shutil.disk_usage(cache_dir).free
+    if free < needed:
+        raise CacheDiskSpaceError(
+            f"the Trainer's file cache of {examples:,} images needs {needed / 1e6:,.0f} MB under {cache_dir}, "
+            f"but only {free / 1e6:,.0f} MB are free: free some disk space (or give the Trainer more memory, "
+            "which then holds the cache)"
+        )
 
 
 # The default shuffle buffer: the whole split, up to this many images (about

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from components import labels  # noqa: E402
 from pipeline import console as console_lib  # noqa: E402
-from pipeline import data_service, paths, validate  # noqa: E402
+from pipeline import data_service, paths, preflight, validate  # noqa: E402
 
 COMMANDS = {
     "run": "pipeline.run_command",
@@ -158,19 +158,35 @@ def _log_path(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        preflight.check(args)
         args.listed_files = validate.check(args)
     except validate.UsageError as err:
         print(f"flowers {args.command}: {err}", file=sys.stderr, flush=True)
         return 2
-    with console_lib.session(_log_path(args), verbose=args.verbose) as console:
-        try:
-            return importlib.import_module(COMMANDS[args.command]).main(args, console)
-        except Exception as err:  # noqa: BLE001 - one line here, the traceback in the log
-            logging.getLogger(__name__).exception("flowers %s failed", args.command)
-            message = (str(err).strip().splitlines() or [""])[0][:300]
-            console.error(f"flowers {args.command}: {type(err).__name__}: {message} (log: {console.log_path})")
-            return 1
+    try:
+        with console_lib.session(_log_path(args), verbose=args.verbose) as console:
+            return _run_command(args, console)
+    except OSError as err:  # the log itself could not be written
+        if not preflight.is_disk_full(err):
+            raise
+        print(preflight.disk_full_message(args.command, getattr(args, "output", None)), file=sys.stderr, flush=True)
+        return 1
 
+
+def _run_command(args: argparse.Namespace, console: console_lib.Console) -> int:
+    try:
+        return importlib.import_module(COMMANDS[args.command]).main(args, console)
+    except validate.UsageError as err:  # a value only the command's first step can check (predict's model)
+        console.error(f"flowers {args.command}: {err}")
+        return 2
+    except Exception as err:  # noqa: BLE001 - one line here, the traceback in the log
+        logging.getLogger(__name__).exception("flowers %s failed", args.command)
+        if preflight.is_disk_full(err):
+            console.error(preflight.disk_full_message(args.command, getattr(args, "output", None), console.log_path))
+            return 1
+        message = (str(err).strip().splitlines() or [""])[0][:300]
+        console.error(f"flowers {args.command}: {type(err).__name__}: {message} (log: {console.log_path})")
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,7 +27,14 @@ def resolve_model_dir(path: str) -> str:
 
 def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]:
     """Each file through `serving_images`; a bad file gives an `error` line."""
-    model = tf.saved_model.load(resolve_model_dir(model_path))
+    model_dir = resolve_model_dir(model_path)
+    model = tf.saved_model.load(model_dir)
+    if "serving_images" not in model.signatures:
+        from pipeline.validate import UsageError
+
+        raise UsageError(f"--model {model_path}: the SavedModel {model_dir} has no serving_images signature "
+                         f"(it has: {', '.join(sorted(model.signatures)) or 'none'}); accepted: a model pushed "
+                         "by flowers run.")
     serve = model.signatures["serving_images"]
     for path in files:
         try:

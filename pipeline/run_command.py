@@ -15,12 +15,13 @@ import os
 import time
 from typing import Any
 
-from components import example_gen, validation_gate
-from pipeline import configs, local_runner, report, stage_results, stages
+from components import example_gen, input_pipeline, validation_gate
+from pipeline import configs, local_runner, preflight, report, stage_results, stages
 from pipeline.console import Console
 
 # Failures whose message is already written for a person (and lists what to fix).
-_EXPLAINED = (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError)
+_EXPLAINED = (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError,
+              input_pipeline.CacheDiskSpaceError)
 
 
 def build_config(args: argparse.Namespace) -> configs.RunConfig:
@@ -53,6 +54,9 @@ def main(args: argparse.Namespace, console: Console) -> int:
         error, failed = err, view.fail()
     finally:
         view.detach()
+    if preflight.is_disk_full(error):  # no report either: there is no room to write it
+        console.error(preflight.disk_full_message(args.command, config.output, console.log_path, failed))
+        return 1
     page = _write_report(config, args.command, started, summary, error, failed, console.log_path)
     if error is not None:
         console.error(f"flowers {args.command}: {failed or 'the pipeline'} failed: {explain(error)}")
