@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with console_lib.session(_log_path(args), verbose=args.verbose) as console:
             return _run_command(args, console)
+    except console_lib.LogFileError as err:
+        print(f"flowers {args.command}: {err}.", file=sys.stderr, flush=True)
+        return 2
     except OSError as err:  # the log itself could not be written
         if not preflight.is_disk_full(err):
             raise

@@ -11,9 +11,11 @@ the streams alone and shows every log record as well.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -62,16 +64,56 @@ def run_log_path(output: str) -> str:
     return os.path.join(output, "logs", "run.log")
 
 
+class LogFileError(Exception):
+    """The log cannot be opened safely; the message is one sentence."""
+
+
+def _private_folder(path: str) -> str:
+    """`path` as a folder of this user's only (created 0700), refusing one another user could write to."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise LogFileError(f"the log folder {path} is not a folder of user {os.getuid()} (it is a link or another "
+                           "user's); remove it or set XDG_STATE_HOME to a folder of your own")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)  # our own folder, made private
+    return path
+
+
+def private_log_dir() -> str:
+    """This user's log folder: $XDG_STATE_HOME (or ~/.local/state)/flowers-tfx/logs, else one in the temp folder."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    try:
+        return _private_folder(os.path.join(state, "flowers-tfx", "logs"))
+    except OSError:  # no writable home: a folder named by the uid in the temp folder, checked the same way
+        private = _private_folder(os.path.join(tempfile.gettempdir(), f"flowers-tfx-{os.getuid()}"))
+        return _private_folder(os.path.join(private, "logs"))
+
+
 def default_log_path(command: str) -> str:
-    """For commands without an output folder of their own."""
-    return os.path.join(tempfile.gettempdir(), "flowers-logs", f"{command}.log")
+    """For commands without an output folder of their own: a private per-user folder."""
+    return os.path.join(private_log_dir(), f"{command}.log")
+
+
+def open_log(path: str) -> TextIO:
+    """The log opened for append, never through a symbolic link, and only if it is a regular file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise LogFileError(f"the log {path} is a symbolic link, which is never followed; remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise LogFileError(f"the log {path} is not a regular file; remove it")
+    return os.fdopen(fd, "a", buffering=1, encoding="utf-8", errors="replace")
 
 
 @contextlib.contextmanager
 def session(log_path: str, verbose: bool = False) -> Iterator[Console]:
     """Send library output to `log_path` (and fd 1/2 with it unless verbose); yield the console."""
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    log = open_log(log_path)  # closed below
     out, own_out = _keep(sys.stdout)
     err, own_err = _keep(sys.stderr)
     saved_streams = sys.stdout, sys.stderr

@@ -91,7 +91,7 @@ def test_verbose_shows_the_library_output_that_the_quiet_console_hides(tmp_path)
     """`predict` on a folder with no model: TensorFlow loads, then the command fails (exit 1)."""
     (tmp_path / "no_model").mkdir()
     args = ("predict", "--model", str(tmp_path / "no_model"), str(tmp_path / "photo.jpg"))
-    env = {"TMPDIR": str(tmp_path)}  # the log of commands without an output folder goes there
+    env = {"XDG_STATE_HOME": str(tmp_path)}  # the log of commands without an output folder goes there
     quiet, verbose = flowers(*args, env=env), flowers(*args, "--verbose", env=env)
     assert quiet.returncode == verbose.returncode == 1
     assert len(quiet.stderr.splitlines()) == 1 and "no SavedModel" in quiet.stderr
@@ -99,5 +99,5 @@ def test_verbose_shows_the_library_output_that_the_quiet_console_hides(tmp_path)
     library_lines = verbose.stderr.splitlines()[:-1]
     assert library_lines and verbose.stderr.splitlines()[-1] == quiet.stderr.strip()
     # ... and the log file has them either way (both runs appended to it).
-    log = (tmp_path / "flowers-logs" / "predict.log").read_text()
+    log = (tmp_path / "flowers-tfx" / "logs" / "predict.log").read_text()
     assert all(line.split("] ", 1)[-1] in log for line in library_lines)
