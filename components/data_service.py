@@ -7,6 +7,8 @@ Trainer step only needs to know the address is well formed and answers.
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 
@@ -38,3 +40,30 @@ def check_reachable(address: str, timeout: float = 5.0) -> str:
             "start one with `flowers data-service dispatcher --port PORT`"
         ) from None
     return f"grpc://{host}:{port}"
+
+
+def wait_reachable(address: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None,
+                   poll_seconds: float = 0.5) -> str:
+    """`check_reachable`, retried for up to `wait_seconds`: a worker may start before its dispatcher.
+
+    Says once, through `on_wait`, that it waits (as TensorFlow's own worker does),
+    and fails with one sentence only when the bound has passed.
+    """
+    host, port = parse_address(address)
+    deadline = time.monotonic() + wait_seconds
+    waiting = False
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return check_reachable(address, timeout=max(0.1, min(5.0, remaining)))
+        except UnreachableDispatcherError as err:
+            if remaining <= 0:
+                raise UnreachableDispatcherError(
+                    f"the tf.data service dispatcher at grpc://{host}:{port} did not answer within "
+                    f"{wait_seconds:g} s; start it with `flowers data-service dispatcher --port {port}` "
+                    "or raise --wait-seconds"
+                ) from err
+        if not waiting and on_wait is not None:
+            on_wait(f"waiting for dispatcher {host}:{port}")
+        waiting = True
+        time.sleep(max(0.0, min(poll_seconds, deadline - time.monotonic())))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 
-from components.data_service import check_reachable, parse_address
+from components.data_service import UnreachableDispatcherError, check_reachable, parse_address, wait_reachable
 
 __all__ = ["add_parser", "check_reachable", "main", "start_dispatcher", "start_worker"]
 
 DEFAULT_PORT = 5050
+DEFAULT_WAIT_SECONDS = 60.0
 
 
 def start_dispatcher(port: int = DEFAULT_PORT, work_dir: str | None = None):
@@ -55,6 +56,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     worker.add_argument("--port", type=int, default=0, help="0: any free port")
     worker.add_argument("--worker-address", default=None,
                         help="HOST:PORT under which clients reach this worker (default localhost:<port>)")
+    worker.add_argument("--wait-seconds", type=float, default=DEFAULT_WAIT_SECONDS,
+                        help="how long to wait for a dispatcher that is not up yet")
 
 
 def main(args: argparse.Namespace, console) -> int:
@@ -63,7 +66,11 @@ def main(args: argparse.Namespace, console) -> int:
         server = start_dispatcher(args.port, args.work_dir)
         console.line(f"tf.data service dispatcher: {server.target}")
     else:
-        check_reachable(args.dispatcher)
+        try:
+            wait_reachable(args.dispatcher, args.wait_seconds, on_wait=console.line)
+        except UnreachableDispatcherError as err:
+            console.error(f"flowers data-service worker: {err}.")
+            return 1
         server = start_worker(args.dispatcher, args.port, args.worker_address)
         port = args.port or "any free port"
         console.line(f"tf.data service worker ({port}) for dispatcher {args.dispatcher}")

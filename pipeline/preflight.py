@@ -116,6 +116,8 @@ def check(args: argparse.Namespace) -> None:
     command = args.command
     if command == "compile":
         check_classes(args.classes)
+    if getattr(args, "wait_seconds", 0) < 0:
+        raise UsageError(f"--wait-seconds {args.wait_seconds:g} is not accepted: it must be 0 (do not wait) or more.")
     if command in ("run", "ingest", "preview", "bench"):
         check_readable_folder(args.data)
         check_tfds(args.data, getattr(args, "tfds_data_dir", None))
