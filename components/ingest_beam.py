@@ -3,7 +3,9 @@
 No step holds more than one image:
 - a folder is listed, each name is given its split, shard and sort key
   (`shard_write.Layout`), and only the names are grouped by shard; an archive
-  or a TFDS shard is one stream, read in order by one worker;
+  or a TFDS shard is one stream, read in order by one worker (an archive is
+  read twice: the duplicate pass also learns its root, which the second
+  pass is given);
 - the duplicate pass reads the bytes and keeps only `(sha256, name)` pairs,
   grouped by hash; in each group the copy whose `filename` sorts first is kept
   (it keeps its own filename-hash split), the others become a small set of
@@ -104,26 +106,43 @@ def _copies_to_drop(group: tuple[str, Any]):
         yield path, kept[0]
 
 
-def _archive_items(item: tuple[str, str]):
-    return archives.iter_archive(item[1], archives.archive_root(item[1]), with_bytes=True)
+def _archive_items(item: tuple[str, tuple[str, str | None]]):
+    """The archive's entries with bytes; `item` is (tag, (path, root))."""
+    path, root = item[1]
+    return archives.iter_archive(path, root, with_bytes=True)
+
+
+_ROOT = "root"
+
+
+def _scan_archive(item: tuple[str, str]):
+    """One pass over the archive: (entry, sha256) per file, and its root (tagged)."""
+    root, items = archives.read_archive(item[1], summarize=lambda data: hashlib.sha256(data).hexdigest())
+    yield beam.pvalue.TaggedOutput(_ROOT, (root,))
+    yield from items
 
 
 def _tfds_items(item: tuple[str, tfds_source.ShardSpec]):
     return tfds_source.iter_shard(item[1])
 
 
-def _streams(pipeline: beam.Pipeline, config: dict[str, Any]):
-    """(tag, what to read) per stream that must be read in order, and its reader:
-    one per TFDS shard, or the one archive."""
+def _archive_streams(pipeline: beam.Pipeline, source: str):
+    """The archive as one stream, read once to list it (and learn its root),
+    once more to write it; (stream, scanned)."""
+    stream = pipeline | "Streams" >> beam.Create([("", source)])
+    listed = stream | "Scan" >> beam.FlatMap(_scan_archive).with_outputs(_ROOT, main="scanned")
+    root = beam.pvalue.AsSingleton(listed[_ROOT])
+    rooted = stream | "WithRoot" >> beam.Map(lambda item, found: (item[0], (item[1], found[0])), root)
+    return rooted, listed.scanned
+
+
+def _tfds_streams(pipeline: beam.Pipeline, config: dict[str, Any]):
+    """(tag, shard spec) per TFDS shard, each a stream read in order."""
     source = config["source"]
-    if sources.is_tfds(source):
-        specs = tfds_source.shard_specs(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir") or None)
-        streams = [(f"s{i:05d}", spec) for i, spec in enumerate(specs)]
-        reader = _tfds_items
-    else:
-        streams, reader = [("", source)], _archive_items
+    specs = tfds_source.shard_specs(source[len(sources.TFDS_PREFIX) :], config.get("tfds_data_dir") or None)
+    streams = [(f"s{i:05d}", spec) for i, spec in enumerate(specs)]
     # Only the small specs are reshuffled, so the streams spread over the workers.
-    return pipeline | "Streams" >> beam.Create(streams) | "SpreadStreams" >> beam.Reshuffle(), reader
+    return pipeline | "Streams" >> beam.Create(streams) | "SpreadStreams" >> beam.Reshuffle()
 
 
 def _write_jsonl(rows: beam.PCollection, label: str, prefix: str) -> None:
@@ -150,10 +169,13 @@ def images_to_shards(
     written photo. What was seen and rejected goes to `parts_dir`."""
     source = config["source"]
     check = Checker(list(config["class_names"]), int(config["max_pixels"]))
-    if sources.is_tfds(source) or sources.is_archive(source):
-        stream, read_all = _streams(pipeline, config)
-        scanned = stream | "Scan" >> beam.FlatMap(lambda item: map(_scan, read_all(item)))
-        writer = shard_write.WriteSequential(layout, read_all, check)
+    if sources.is_tfds(source):
+        stream = _tfds_streams(pipeline, config)
+        scanned = stream | "Scan" >> beam.FlatMap(lambda item: map(_scan, _tfds_items(item)))
+        writer = shard_write.WriteSequential(layout, _tfds_items, check)
+    elif sources.is_archive(source):
+        stream, scanned = _archive_streams(pipeline, source)
+        writer = shard_write.WriteSequential(layout, _archive_items, check)
     else:
         stream = (
             pipeline

@@ -20,3 +20,9 @@ MAX_PIXELS = 50_000_000
 # Frames of a GIF: TensorFlow decodes every frame even when only the first is
 # kept, so frames are counted from the GIF's block structure before a decode.
 MAX_GIF_FRAMES = 100
+
+# Bytes of one extended tar header (a pax header, a GNU long name or long link):
+# a real one holds a path and a few attributes, a few KB at most. Python's
+# tarfile would read any size whole; `components.tar_stream` skips a larger one
+# unread and its member is quarantined.
+MAX_TAR_HEADER_BYTES = 256 * 1024

@@ -149,10 +149,21 @@ def iter_with_bytes(src: str) -> Iterator[tuple[Entry, bytes | None]]:
 
 
 def list_entries(src: str) -> list[Entry]:
-    """Every file of a folder or archive source, without reading image bytes."""
+    """Every file of a folder or archive source, without reading image bytes
+    (an archive is read once)."""
     if is_archive(src):
-        return [entry for entry, _ in archives.iter_archive(src, archives.archive_root(src))]
+        return [entry for entry, _ in archives.read_archive(src)[1]]
     return list(iter_folder(src))
+
+
+def first_entries(src: str, classes: int) -> tuple[list[Entry], bool]:
+    """The files of a source up to where `classes` class folders hold a photo,
+    and whether that is all of them: an archive stops there (the rest is not
+    read), a folder is listed whole."""
+    if not is_archive(src):
+        return list(iter_folder(src)), True
+    entries = archives.first_entries(src, classes)
+    return entries, len(class_folders(entries)) < classes
 
 
 def class_folders(entries: list[Entry]) -> list[str]:

@@ -51,7 +51,8 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
     """The number of files the source holds (None when it cannot be listed here).
 
     Local folders are listed with the same rules ExampleGen uses
-    (`components.sources`); archives are listed too, which reads them once.
+    (`components.sources`); an archive is read only up to the first photos of
+    `min_classes` classes (its count is then unknown: None).
     """
     if sources.is_tfds(data) or _is_remote(data):
         return None
@@ -63,8 +64,8 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
             f"--data {data}: unsupported file type {suffix}; accepted: {DATA_ACCEPTED}."
         )
     try:
-        entries = sources.list_entries(data)
-    except (OSError, EOFError) as err:  # tarfile raises ReadError (an OSError subclass) or EOFError
+        entries, complete = sources.first_entries(data, min_classes)
+    except (OSError, EOFError) as err:  # tar_stream.ArchiveError is an OSError
         raise UsageError(f"--data {data}: cannot be read as an archive ({err}); accepted: {DATA_ACCEPTED}.") from None
     classes = sources.class_folders(entries)
     if not classes:
@@ -76,7 +77,7 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
             f"--data {data} has photos of {len(classes)} class only ({', '.join(classes)}); "
             f"a classifier needs photos in at least {min_classes} class folders."
         )
-    return len(entries)
+    return len(entries) if complete else None
 
 
 def check_schema_dir(schema_dir: str | None) -> None:
