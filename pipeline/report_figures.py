@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ import tensorflow as tf
 from components import preprocessing
 
 MAX_MISCLASSIFIED = 48
+# Test examples the report scores (confusion matrix, mistakes); a larger split is counted beyond them.
+MAX_SCORED = 2000
 THUMBNAIL = 128
 
 
@@ -33,21 +37,21 @@ def png_file(path: str) -> str | None:
         return data_uri(f.read(), "image/png")
 
 
-def read_split(examples_uri: str, split: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """ExampleGen's records of one split: image bytes, label, filename."""
+def iter_split(examples_uri: str, split: str) -> Iterator[dict[str, Any]]:
+    """ExampleGen's records of one split, one at a time: image bytes, label, filename."""
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
-    records = []
     for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        example = tf.train.Example.FromString(raw.numpy())
-        feature = example.features.feature
-        records.append({
+        feature = tf.train.Example.FromString(raw.numpy()).features.feature
+        yield {
             "image": feature["image"].bytes_list.value[0],
             "label": int(feature["label"].int64_list.value[0]),
             "filename": feature["filename"].bytes_list.value[0].decode("utf-8", "replace"),
-        })
-        if limit is not None and len(records) >= limit:
-            break
-    return records
+        }
+
+
+def read_split(examples_uri: str, split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first `limit` records of one split (all of them when None)."""
+    return list(itertools.islice(iter_split(examples_uri, split), limit))
 
 
 def preview_tiles(encoded: bytes, spec: str, seed: int) -> list[str]:
@@ -78,25 +82,47 @@ def _thumbnail(encoded: bytes) -> str:
 def test_predictions(model_uri: str, examples_uri: str, class_names: list[str], batch: int = 32) -> dict[str, Any]:
     """Confusion matrix (rows: true class, columns: predicted) and the misclassified photos."""
     serve = tf.saved_model.load(os.path.join(model_uri, "Format-Serving")).signatures["serving_images"]
-    records = read_split(examples_uri, "test")
+    return score_records(serve, iter_split(examples_uri, "test"), class_names, batch)
+
+
+def score_records(serve, records: Iterable[dict[str, Any]], class_names: list[str], batch: int = 32,
+                  limit: int = MAX_SCORED) -> dict[str, Any]:
+    """The first `limit` records through `serve`, a batch at a time; the rest are only counted.
+
+    Memory holds one batch and the thumbnails of the first MAX_MISCLASSIFIED mistakes, whatever the split's size.
+    """
     matrix = np.zeros((len(class_names), len(class_names)), dtype=int)
-    wrong = []
-    for start in range(0, len(records), batch):
-        chunk = records[start:start + batch]
+    misclassified: list[dict[str, Any]] = []
+    counts = {"seen": 0, "wrong": 0}
+
+    def score(chunk: list[dict[str, Any]]) -> None:
         out = serve(image_bytes=tf.constant([r["image"] for r in chunk]))
         names = [n.decode() for n in out["labels"].numpy()[0]]
         for record, probabilities in zip(chunk, out["probabilities"].numpy(), strict=True):
             predicted = class_names.index(names[int(probabilities.argmax())])
             matrix[record["label"], predicted] += 1
-            if predicted != record["label"]:
-                wrong.append((record, class_names[predicted], float(probabilities.max())))
-    misclassified = [
-        {"image": _thumbnail(r["image"]), "filename": r["filename"], "true": class_names[r["label"]],
-         "predicted": predicted, "score": round(score, 3)}
-        for r, predicted, score in wrong[:MAX_MISCLASSIFIED]
-    ]
-    return {"matrix": matrix.tolist(), "image": confusion_png(matrix, class_names), "test_images": len(records),
-            "misclassified": misclassified, "misclassified_total": len(wrong)}
+            if predicted == record["label"]:
+                continue
+            counts["wrong"] += 1
+            if len(misclassified) < MAX_MISCLASSIFIED:
+                misclassified.append({"image": _thumbnail(record["image"]), "filename": record["filename"],
+                                      "true": class_names[record["label"]], "predicted": class_names[predicted],
+                                      "score": round(float(probabilities.max()), 3)})
+
+    chunk: list[dict[str, Any]] = []
+    for record in records:
+        counts["seen"] += 1
+        if counts["seen"] > limit:
+            continue  # counted, never kept
+        chunk.append(record)
+        if len(chunk) == batch:
+            score(chunk)
+            chunk = []
+    if chunk:
+        score(chunk)
+    return {"matrix": matrix.tolist(), "image": confusion_png(matrix, class_names), "test_images": counts["seen"],
+            "scored_images": min(counts["seen"], limit), "misclassified": misclassified,
+            "misclassified_total": counts["wrong"]}
 
 
 def confusion_png(matrix: np.ndarray, class_names: list[str]) -> str:
