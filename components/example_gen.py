@@ -164,6 +164,7 @@ def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str])
         "quarantined": quarantined,
         "skipped": skipped,
         "duplicates": sum(1 for r in rejected if r.get("duplicate")),
+        "label_conflicts": sum(1 for r in rejected if r.get("label_conflict")),
     }
 
 

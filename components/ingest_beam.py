@@ -7,9 +7,10 @@ No step holds more than one image:
   read twice: the duplicate pass also learns its root, which the second
   pass is given);
 - the duplicate pass reads the bytes and keeps only `(sha256, name)` pairs,
-  grouped by hash; in each group the copy whose `filename` sorts first is kept
-  (it keeps its own filename-hash split), the others become a small set of
-  names to drop;
+  grouped by hash; in a group within one class folder the copy whose
+  `filename` sorts first is kept (it keeps its own filename-hash split) and
+  the others are skipped; a group spanning class folders is a label conflict,
+  every copy quarantined; both become a small set of names to drop;
 - the check-and-write pass reads each file again in the worker that writes its
   shard: a tf.Example appended to the shard, or a quarantine / skip record; the
   names to drop reach it as a side input.
@@ -61,14 +62,17 @@ class Checker:
         self._labels = {name: i for i, name in enumerate(class_names)}
         self._max_pixels = max_pixels
 
-    def __call__(self, entry: Entry, data: bytes | None, duplicates: dict[str, str]):
+    def __call__(self, entry: Entry, data: bytes | None, duplicates: dict[str, tuple[str, str]]):
         progress.FILES_CHECKED.add()
         if entry.verdict is not None:
             yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, entry.verdict, entry.reason))
             return
         if entry.path in duplicates:
-            reason = f"duplicate: byte-identical to {duplicates[entry.path]}, which is kept"
-            yield beam.pvalue.TaggedOutput(REJECTED, dict(_record(entry, SKIPPED, reason), duplicate=True))
+            verdict, reason = duplicates[entry.path]
+            kind = "duplicate" if verdict == SKIPPED else "label_conflict"
+            if verdict == QUARANTINED:
+                beam.metrics.Metrics.counter("ingest", "quarantined").inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, {**_record(entry, verdict, reason), kind: True})
             return
         label = self._labels.get(entry.class_name)
         if label is None:
@@ -98,12 +102,27 @@ def _content_key(scanned: tuple[Entry, str | None]):
         yield digest, (entry.filename, entry.path)
 
 
+_NAMED_COPIES = 5  # a label conflict's reason names at most this many other copies
+
+
 def _copies_to_drop(group: tuple[str, Any]):
-    """(path, kept filename) for every copy but the one whose filename sorts first."""
-    _, names = group
-    kept, *others = sorted(names)
-    for _, path in others:
-        yield path, kept[0]
+    """(path, (verdict, reason)) for every copy that must not be ingested.
+
+    Copies under one class folder: all but the one whose filename sorts first are
+    skipped. Copies under several class folders are a label conflict: which label
+    is right cannot be known, so every copy is quarantined, naming the others.
+    """
+    names = sorted(group[1])
+    if len({filename.split("/", 1)[0] for filename, _ in names}) == 1:
+        kept = names[0][0]
+        for _, path in names[1:]:
+            yield path, (SKIPPED, f"duplicate: byte-identical to {kept}, which is kept")
+        return
+    for i, (_, path) in enumerate(names):
+        others = [filename for j, (filename, _) in enumerate(names) if j != i]
+        more = len(others) - _NAMED_COPIES
+        listed = ", ".join(others[:_NAMED_COPIES]) + (f" and {more} more" if more > 0 else "")
+        yield path, (QUARANTINED, f"label conflict: byte-identical to {listed}")
 
 
 def _archive_items(item: tuple[str, tuple[str, str | None]]):

@@ -98,7 +98,9 @@ class WriteShard(beam.DoFn):
         self._read = read
         self._check_fn = check_fn
 
-    def process(self, group: tuple[tuple[int, int], Iterable[tuple[str, Entry]]], duplicates: dict[str, str]):
+    def process(
+        self, group: tuple[tuple[int, int], Iterable[tuple[str, Entry]]], duplicates: dict[str, tuple[str, str]]
+    ):
         (split, shard), keyed = group
         path = self._layout.path(split, shard)
         tf.io.gfile.makedirs(os.path.dirname(path))
@@ -122,7 +124,7 @@ class WriteSequential(beam.DoFn):
         self._read_all = read_all
         self._check_fn = check_fn
 
-    def process(self, element: tuple[str, Any], duplicates: dict[str, str]):
+    def process(self, element: tuple[str, Any], duplicates: dict[str, tuple[str, str]]):
         """`element` is (tag, what to read); `read_all` gets the whole element."""
         tag = element[0]
         writers: dict[tuple[int, int], Any] = {}

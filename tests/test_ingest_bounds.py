@@ -23,7 +23,8 @@ def test_folder_bounds_errors_names_and_duplicates(tmp_path, monkeypatch):
     root = tmp_path / "photos"
     photo = images.jpeg(seed=1)
     files = {f"roses/r{i}.jpg": images.jpeg(seed=10 + i) for i in range(4)}
-    files.update({"daisy/a.jpg": photo, "daisy/b_copy.jpg": photo, "roses/z_copy.jpg": photo})
+    files.update({"daisy/a.jpg": photo, "daisy/b_copy.jpg": photo, "roses/z_copy.jpg": photo})  # two labels
+    files.update({"daisy/c.jpg": images.jpeg(seed=5), "daisy/c_copy.jpg": images.jpeg(seed=5)})  # one label
     files.update({"daisy/locked.jpg": images.jpeg(seed=2), "daisy/frames.gif": images.gif_with_frames(101)})
     files.update({"tulips/locked_dir/t.jpg": images.jpeg(seed=3)})
     write_files(root, files)
@@ -57,17 +58,33 @@ def test_folder_bounds_errors_names_and_duplicates(tmp_path, monkeypatch):
         "daisy/locked.jpg": "not readable: Permission denied",
         "daisy/frames.gif": "GIF with more than 100 frames (the frame limit)",
         "tulips/locked_dir/": "folder not readable (Permission denied): its files were not listed",
+        # The same photo under daisy/ and roses/: no label can be trusted, every copy is quarantined.
+        "daisy/a.jpg": "label conflict: byte-identical to daisy/b_copy.jpg, roses/z_copy.jpg",
+        "daisy/b_copy.jpg": "label conflict: byte-identical to daisy/a.jpg, roses/z_copy.jpg",
+        "roses/z_copy.jpg": "label conflict: byte-identical to daisy/a.jpg, daisy/b_copy.jpg",
     }
-    kept = "byte-identical to daisy/a.jpg, which is kept"
     assert report["skipped"] == [
-        {"path": "daisy/b_copy.jpg", "reason": f"duplicate: {kept}"},
-        {"path": "roses/z_copy.jpg", "reason": f"duplicate: {kept}"},
+        {"path": "daisy/c_copy.jpg", "reason": "duplicate: byte-identical to daisy/c.jpg, which is kept"},
     ]
-    assert report["duplicates"] == 2
+    assert report["duplicates"] == 1 and report["label_conflicts"] == 3
     rows = _all_rows(tmp_path / "out")
-    assert sorted(rows) == ["daisy/a.jpg", "daisy/caf\\xe9.jpg"] + [f"roses/r{i}.jpg" for i in range(4)]
+    assert sorted(rows) == ["daisy/c.jpg", "daisy/caf\\xe9.jpg"] + [f"roses/r{i}.jpg" for i in range(4)]
     assert rows["daisy/caf\\xe9.jpg"][1] == latin1  # read through its real name, bytes untouched
-    assert report["files_seen"] == 12 == report["ingested_total"] + len(quarantined) + len(report["skipped"])
+    assert report["ingested_total"] == 6 and len(quarantined) == 7
+    assert report["files_seen"] == 14 == report["ingested_total"] + len(quarantined) + len(report["skipped"])
+
+
+def test_a_label_conflict_names_five_other_copies_at_most():
+    from components import ingest_beam
+
+    copies = [(f"c{i}/p.jpg", f"photos/c{i}/p.jpg") for i in range(8)]  # (filename, path) by content hash
+    dropped = dict(ingest_beam._copies_to_drop(("sha256", copies)))
+    assert len(dropped) == 8
+    others = ", ".join(f"c{i}/p.jpg" for i in range(1, 6))
+    assert dropped["photos/c0/p.jpg"] == ("quarantined", f"label conflict: byte-identical to {others} and 2 more")
+    same_class = [("daisy/b.jpg", "b"), ("daisy/a.jpg", "a"), ("daisy/c.jpg", "c")]
+    kept = "duplicate: byte-identical to daisy/a.jpg, which is kept"
+    assert dict(ingest_beam._copies_to_drop(("sha256", same_class))) == {"b": ("skipped", kept), "c": ("skipped", kept)}
 
 
 def _tar_add(tar, name, data=b""):
