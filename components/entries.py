@@ -68,12 +68,11 @@ def place(path: str, parts: list[str]) -> Entry:
     return Entry(path, filename="/".join(parts))
 
 
+LINK_REASON = "symbolic link: not followed (it could point outside the data root)"
+
+
 def link(path: str) -> Entry:
-    return Entry(
-        path,
-        verdict=QUARANTINED,
-        reason="symbolic link: not followed (it could point outside the data root)",
-    )
+    return Entry(path, verdict=QUARANTINED, reason=LINK_REASON)
 
 
 def too_large_reason(size: int) -> str:

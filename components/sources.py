@@ -18,9 +18,10 @@ The rules for a tree (a folder, or an archive's single top folder):
   `..` component are quarantined the same way; archives are read in memory and
   never extracted.
 - A class folder with no files is not a class; the report lists it.
-- Nothing is read before its size is known (`os.stat`, `tf.io.gfile.stat`, the
-  archive member's header): a file over `limits.MAX_FILE_BYTES` is quarantined
-  unread. A file or folder that cannot be read (permissions, I/O error) is
+- Nothing is read before its size is known (`os.fstat` of the opened file,
+  `tf.io.gfile.stat`, the archive member's header): a file over
+  `limits.MAX_FILE_BYTES` is quarantined unread. A local file is opened
+  without following links and must be a regular file (`components.local_files`). A file or folder that cannot be read (permissions, I/O error) is
   quarantined with the error as the reason.
 - A file name that is not valid UTF-8 is kept: `path` and `filename` show its
   undecodable bytes as `\\xNN` escapes (`display_name`), while the file is read
@@ -33,7 +34,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 
-from components import archives, limits
+from components import archives, limits, local_files
 from components.entries import QUARANTINED, Entry, display_name, error_text, link, place, too_large_reason
 
 TFDS_PREFIX = "tfds:"
@@ -119,18 +120,24 @@ def _iter_remote_folder(root: str) -> Iterator[Entry]:
 
 def read_folder_item(root: str, entry: Entry) -> tuple[Entry, bytes | None]:
     """A folder entry with its bytes, or quarantined: too large (known before
-    reading) or unreadable (the error is the reason). Never raises for one file."""
+    reading), a symbolic link or not a regular file by now (`local_files`), or
+    unreadable (the error is the reason). Never raises for one file."""
     if entry.verdict is not None:
         return entry, None
+    rel = entry.os_path or entry.path
+    if "://" not in root:
+        try:
+            return entry, local_files.read_file(rel, limits.MAX_FILE_BYTES, base=root)
+        except local_files.RefusedFileError as err:
+            return entry.quarantined(str(err)), None
     import tensorflow as tf
 
-    path = os.path.join(root, entry.os_path or entry.path)
-    remote = "://" in root
+    path = os.path.join(root, rel)
     try:
-        size = tf.io.gfile.stat(path).length if remote else os.stat(path).st_size
+        size = tf.io.gfile.stat(path).length
         if size > limits.MAX_FILE_BYTES:
             return entry.quarantined(too_large_reason(size)), None
-        with tf.io.gfile.GFile(path, "rb") if remote else open(path, "rb") as f:
+        with tf.io.gfile.GFile(path, "rb") as f:
             data = f.read(limits.MAX_FILE_BYTES + 1)
     except (OSError, tf.errors.OpError) as err:
         return entry.quarantined(f"not readable: {error_text(err)}"), None

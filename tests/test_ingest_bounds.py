@@ -9,7 +9,7 @@ import imagefiles as images
 import pytest
 from test_example_gen import SPLITS, read_split, run_executor, write_files
 
-from components import example_gen, limits, sources
+from components import example_gen, limits
 
 
 def _all_rows(out_dir):
@@ -35,10 +35,10 @@ def test_folder_bounds_errors_names_and_duplicates(tmp_path, monkeypatch):
         f.write(latin1)
 
     # Root reads anything, so permission errors are simulated where the OS would raise them.
-    real_open, real_scandir = open, os.scandir
+    real_open, real_scandir = os.open, os.scandir
 
     def failing_open(path, *args, **kwargs):
-        if os.fsdecode(path).endswith("locked.jpg"):
+        if isinstance(path, (str, bytes)) and os.fsdecode(path).endswith("locked.jpg"):
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, *args, **kwargs)
 
@@ -47,7 +47,7 @@ def test_folder_bounds_errors_names_and_duplicates(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr(sources, "open", failing_open, raising=False)
+    monkeypatch.setattr(os, "open", failing_open)
     monkeypatch.setattr(os, "scandir", failing_scandir)
 
     report = run_executor(root, tmp_path / "out")
