@@ -21,8 +21,9 @@ The rules for a tree (a folder, or an archive's single top folder):
 - Nothing is read before its size is known (`os.fstat` of the opened file,
   `tf.io.gfile.stat`, the archive member's header): a file over
   `limits.MAX_FILE_BYTES` is quarantined unread. A local file is opened
-  without following links and must be a regular file (`components.local_files`). A file or folder that cannot be read (permissions, I/O error) is
-  quarantined with the error as the reason.
+  without following links and must be a regular file (`components.local_files`).
+  A file or folder that cannot be read (permissions, I/O error) is quarantined
+  with the error as the reason.
 - A file name that is not valid UTF-8 is kept: `path` and `filename` show its
   undecodable bytes as `\\xNN` escapes (`display_name`), while the file is read
   through its real name (`os_path`).

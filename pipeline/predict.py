@@ -10,7 +10,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from components import image_check
+from components import image_check, limits, local_files
+from components.entries import LINK_REASON, too_large_reason
 from pipeline.console import Console
 
 
@@ -23,6 +24,26 @@ def resolve_model_dir(path: str) -> str:
     if not versions:
         raise FileNotFoundError(f"no SavedModel in {path} (no saved_model.pb, no numbered version folder)")
     return os.path.join(path, max(versions, key=int))
+
+
+def read_image(path: str) -> bytes:
+    """A file's bytes within ingestion's size limit, or RefusedFileError with the
+    reason. A local file is opened as ingestion opens one (`local_files`: no
+    link followed, a regular file only, so `/dev/zero` or a FIFO is refused, not
+    read forever); a remote one is measured before it is read."""
+    if "://" not in path:
+        try:
+            return local_files.read_file(path, limits.MAX_FILE_BYTES)
+        except local_files.RefusedFileError as err:
+            if str(err) == LINK_REASON:
+                raise local_files.RefusedFileError("symbolic link: not followed (name the file it points to)") from None
+            raise
+    size = tf.io.gfile.stat(path).length
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read(limits.MAX_FILE_BYTES + 1) if size <= limits.MAX_FILE_BYTES else b""
+    if size > limits.MAX_FILE_BYTES or len(data) > limits.MAX_FILE_BYTES:
+        raise local_files.RefusedFileError(too_large_reason(max(size, len(data))))
+    return data
 
 
 def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]:
@@ -38,9 +59,10 @@ def predict_files(model_path: str, files: list[str]) -> Iterator[dict[str, Any]]
     serve = model.signatures["serving_images"]
     for path in files:
         try:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                data = f.read()
-            out = serve(image_bytes=tf.constant([data]))
+            out = serve(image_bytes=tf.constant([read_image(path)]))
+        except local_files.RefusedFileError as err:
+            yield {"file": path, "error": str(err)}
+            continue
         except (OSError, tf.errors.OpError) as err:
             message = getattr(err, "message", None) or str(err)
             yield {"file": path, "error": image_check.clean_tf_message(message)}
