@@ -24,19 +24,42 @@ from typing import TextIO
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+# Back to the start of the line and clear it: a status line is rewritten in place.
+_REWRITE = "\r\x1b[K"
+
+
 class Console:
-    """Lines for a person: `out` for results, `err` for errors."""
+    """Lines for a person: `out` for results, `err` for errors.
+
+    `status` shows a line that the next one replaces, on a terminal only (in a
+    pipe it prints nothing), so every stage ends up as one line either way.
+    """
 
     def __init__(self, out: TextIO, err: TextIO, log_path: str | None = None):
         self.out = out
         self.err = err
         self.log_path = log_path
         self.live = _isatty(out)
+        self._status_shown = False
+
+    def status(self, text: str) -> None:
+        if self.live:
+            self.out.write(_REWRITE + text)
+            self.out.flush()
+            self._status_shown = True
+
+    def _end_status(self) -> str:
+        shown, self._status_shown = self._status_shown, False
+        return _REWRITE if shown else ""
 
     def line(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        print(self._end_status() + text, file=self.out, flush=True)
 
     def error(self, text: str) -> None:
+        cleared = self._end_status()
+        if cleared:
+            self.out.write(cleared)
+            self.out.flush()
         print(text, file=self.err, flush=True)
 
 

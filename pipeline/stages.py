@@ -1,11 +1,12 @@
-"""One line when each component starts, one when it ends, and live progress between.
+"""One line per component, with what it produced and its time, and live progress while it runs.
 
 LocalDagRunner runs the nodes one after another in this process and logs
 `Component <id> is running.` / `is finished.` through absl; the launcher logs
 `A cached execution ... is used.` for a cache hit. `StageView` is a logging
 handler on those records and on the steps' own progress records
-(`components.progress`). On a terminal it draws a live bar (tqdm) for the
-running stage; in a pipe it prints a plain line every `interval` seconds. A
+(`components.progress`). On a terminal a stage's `started` line is rewritten
+in place by its live bar (tqdm) and then by its result line; in a pipe there
+is no `started` line, and a plain line every `interval` seconds instead. A
 stage without progress records of its own (Transform, StatisticsGen, the
 Evaluator) gets a heartbeat with its elapsed time.
 """
@@ -104,7 +105,7 @@ class StageView(logging.Handler):
         self.current, self._cached, self._status = node, False, ""
         self._started = self._last_line = time.monotonic()
         name = display_name(node)
-        self._console.line(f"{name:<{_WIDTH}} started")
+        self._console.status(f"{name:<{_WIDTH}} started")  # a terminal only, replaced by the stage's line
         if self._console.live:
             total = self._expected_files if node == "FileBasedExampleGen" else None
             self._open_bar(f"  {name}", total, "files checked" if total else "")
