@@ -24,3 +24,8 @@ COPY data/ data/
 # The lock files record the versions tested locally. For --data tfds:tf_flowers the
 # image also needs tensorflow-datasets (pinned in the lock files).
 RUN pip install --no-cache-dir --no-deps --no-build-isolation /pipeline
+
+# The code fingerprints of the image's own code: each step compares them with the
+# ones compiled into the pipeline spec and stops with one sentence when the image
+# is older or newer than the spec (pipeline/code_fingerprints.py).
+RUN python -m pipeline.code_fingerprints > /pipeline/code_fingerprints.json

@@ -181,6 +181,10 @@ def test_dockerfile_copies_existing_paths_and_installs_this_package():
     for package in setup_kwargs["packages"]:
         assert copied[package] == f"{package_dir}/{package}"
         assert (REPO / package / "__init__.py").exists()
+    # The image writes its own code fingerprints where the steps look for them.
+    from pipeline import code_fingerprints
+    assert f"RUN python -m pipeline.code_fingerprints > {code_fingerprints.IMAGE_FINGERPRINTS}" in instructions
+    assert instructions.index(install) < len(instructions) - 1
     assert _locked_tfx("requirements.lock").startswith("1.21.")
     assert _locked_tfx("requirements-legacy.lock").startswith("1.16.")
 
