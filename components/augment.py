@@ -22,10 +22,19 @@ Each op keeps the meaning of its tutorial counterpart:
 
 One pass per batch: all geometric ops are composed into one output-to-input
 matrix per image, and the uint8 batch is warped once (`components.warp`:
-bilinear, reflect fill, four gathers). All colour ops are affine in RGB, so
+bilinear, reflect fill, four corners). All colour ops are affine in RGB, so
 they compose into one 3x3 matrix and bias per image, applied right after the
 warp. The whole pass is compiled by XLA where XLA runs (`make_augmenter`), and
 falls back to the same ops without XLA, with a logged reason, where it does not.
+
+Two variants compute the same values from the same draws. "pixel" (the
+default): one loop over output pixels that reads the 12 corner bytes, warps,
+colour-maps and clips each pixel in registers and packs its three channels into
+an int64 (21 bits each), then a second XLA program unpacks them to float32;
+the values are rounded to 1/(255 * 8192) on the way (under 5e-7; whole uint8
+values stay exact). "values": the earlier form, one loop over output values
+(each channel redoes the pixel's coordinates and gathers) and the colour map
+as a 3x3 matmul after it; about half the speed (docs/benchmarks.md).
 
 Where fusing changes a detail of the tutorial:
 - One fill mode for the whole warp (reflect), so the padding that `crop(n)`
@@ -53,7 +62,11 @@ import tensorflow as tf
 from components import random_hash, warp
 from components.augment_spec import COLOUR_OPS, DEFAULT_SPEC, FULL_SPEC, GEOMETRIC_OPS, Op, parse_spec
 
-__all__ = ["DEFAULT_SPEC", "FULL_SPEC", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec"]
+__all__ = ["DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec"]
+
+# "pixel": one loop over output pixels, colour inside, packed (the default);
+# "values": the earlier loop over output values, colour as a matmul after it.
+VARIANTS = ("pixel", "values")
 
 _DRAWS_PER_OP = 2
 # Luma weights of tf.image.rgb_to_grayscale.
@@ -140,18 +153,55 @@ def colour(ops: tuple[Op, ...], draws: list[tf.Tensor], channel_mean: tf.Tensor)
     return matrix, bias
 
 
-def augment_batch(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]) -> tf.Tensor:
-    """Augment uint8 [batch, size, size, 3]; float32 in [0, 1] out, same shape.
-
-    `keys` (int64 [batch], `random_hash.filename_key`) and `epoch` (int64, a
-    scalar or [batch]) pick each image's draws, with the run's `seed`.
-    """
-    size = images.shape[1]
+def _draws(keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]):
+    """Each op's uniform draws, and the indices of the geometric and the colour ops."""
     base = random_hash.image_base(keys, epoch, seed)
     u = random_hash.uniforms(base, _DRAWS_PER_OP * max(len(ops), 1))
     draws = [u[:, _DRAWS_PER_OP * i : _DRAWS_PER_OP * (i + 1)] for i in range(len(ops))]
     geometric = [i for i, op in enumerate(ops) if op.name in GEOMETRIC_OPS]
     colours = [i for i, op in enumerate(ops) if op.name in COLOUR_OPS]
+    return draws, geometric, colours
+
+
+def _channel_means(images: tf.Tensor) -> tf.Tensor:
+    """Per-image channel means in [0, 1], summed as int32 over a planar [batch, 3, pixels] view:
+    a contiguous reduction XLA vectorizes (the [batch, h, w, 3] reduce_mean took 4x longer)."""
+    planar = tf.transpose(tf.reshape(images, [tf.shape(images)[0], -1, 3]), [0, 2, 1])
+    count = images.shape[1] * images.shape[2]
+    return tf.cast(tf.reduce_sum(tf.cast(planar, tf.int32), axis=2), tf.float32) * (1.0 / (255.0 * count))
+
+
+def packed_pass(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]) -> tf.Tensor:
+    """The per-pixel pass's first program: int64 words [batch, pixels] (`warp.warp_colour_packed`)."""
+    size = images.shape[1]
+    draws, geometric, colours = _draws(keys, epoch, seed, ops)
+    if geometric:
+        matrix = geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], size)
+    else:  # the identity: every coordinate lands on a pixel centre, a copy
+        matrix = tf.eye(3, batch_shape=[tf.shape(images)[0]])
+    if not colours:
+        return warp.warp_colour_packed(images, matrix)
+    mean = _channel_means(images)
+    colour_matrix, bias = colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
+    return warp.warp_colour_packed(images, matrix, colour_matrix, bias)
+
+
+def augment_batch(
+    images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...], variant: str = "pixel"
+) -> tf.Tensor:
+    """Augment uint8 [batch, size, size, 3]; float32 in [0, 1] out, same shape.
+
+    `keys` (int64 [batch], `random_hash.filename_key`) and `epoch` (int64, a
+    scalar or [batch]) pick each image's draws, with the run's `seed`.
+    `variant`: "pixel" (the per-pixel packed pass) or "values" (the earlier
+    loop over output values); the same draws and values within 1e-6.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"augmentation variant must be one of {VARIANTS}, got {variant!r}")
+    size = images.shape[1]
+    if variant == "pixel":
+        return warp.unpack(packed_pass(images, keys, epoch, seed, ops), size)
+    draws, geometric, colours = _draws(keys, epoch, seed, ops)
     if geometric:
         matrix = geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], size)
         pixels = warp.warp_bilinear(images, matrix)
@@ -180,18 +230,23 @@ class Augmenter:
 
 
 def make_augmenter(
-    spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True, batch_size: int = 2
+    spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True, batch_size: int = 2, variant: str = "pixel"
 ) -> Augmenter:
     """Compile the chain with XLA, or fall back to plain TensorFlow and log why.
 
     The XLA path is compiled right away for `batch_size` images, so a machine
     where XLA cannot compile fails over here, not inside the training loop, and
-    the training batches find the compiled program ready.
+    the training batches find the compiled program ready. The "pixel" variant
+    is two XLA programs, the packed pass and its unpacking, called in turn from
+    one (uncompiled) function: in one program XLA would fuse them back into a
+    loop over output values (`warp.warp_colour_packed`).
     """
     ops = parse_spec(spec) if isinstance(spec, str) else tuple(spec)
+    if variant not in VARIANTS:
+        raise ValueError(f"augmentation variant must be one of {VARIANTS}, got {variant!r}")
 
     def run(images, keys, epoch):
-        return augment_batch(images, keys, epoch, seed, ops)
+        return augment_batch(images, keys, epoch, seed, ops, variant)
 
     signature = [
         tf.TensorSpec([None, size, size, 3], tf.uint8),
@@ -201,7 +256,15 @@ def make_augmenter(
     plain = tf.function(run, input_signature=signature)
     if not xla:
         return Augmenter(plain, "fallback", "XLA turned off")
-    compiled = tf.function(run, input_signature=signature, jit_compile=True)
+    if variant == "pixel":
+        first = tf.function(lambda images, keys, epoch: packed_pass(images, keys, epoch, seed, ops),
+                            input_signature=signature, jit_compile=True)
+        second = tf.function(lambda words: warp.unpack(words, size), jit_compile=True,
+                             input_signature=[tf.TensorSpec([None, size * size], tf.int64)])
+        compiled = tf.function(lambda images, keys, epoch: second(first(images, keys, epoch)),
+                               input_signature=signature)
+    else:
+        compiled = tf.function(run, input_signature=signature, jit_compile=True)
     try:
         compiled(
             tf.zeros([batch_size, size, size, 3], tf.uint8),
