@@ -1,5 +1,6 @@
 """The Trainer's input through tf.data service: a dispatcher and two worker processes on loopback."""
 
+import contextlib
 import glob
 import json
 import os
@@ -19,9 +20,9 @@ from pipeline import data_service as servers
 SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
 
 
-@pytest.fixture(scope="module")
-def service():
-    """An in-process dispatcher and two `flowers data-service worker` processes, all on 127.0.0.1."""
+@contextlib.contextmanager
+def _servers(n_workers: int):
+    """An in-process dispatcher and `n_workers` `flowers data-service worker` processes, on 127.0.0.1."""
     dispatcher = servers.start_dispatcher(port=0)
     address = dispatcher.target.replace("localhost", "127.0.0.1")
     host_port = address.split("://", 1)[1]
@@ -31,7 +32,7 @@ def service():
              "--worker-address", "127.0.0.1:%port%"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
-        for _ in range(2)
+        for _ in range(n_workers)
     ]
     try:
         for worker in workers:
@@ -42,6 +43,13 @@ def service():
             worker.kill()
             worker.wait(timeout=30)
         dispatcher._stop()
+
+
+@pytest.fixture(scope="module")
+def service():
+    """Two workers, shared by the tests that only read through them."""
+    with _servers(2) as running:
+        yield running
 
 
 def _artifacts(config):
@@ -137,13 +145,13 @@ def test_ten_images_overfit_with_and_without_the_service(first_run, service, tmp
     assert results["service"]["val_accuracy"][-1] >= 0.9
 
 
-def test_killing_the_workers_makes_the_trainer_fail(first_run, service, tmp_path):
-    """Runs last in this module: the data goes through the workers, so without them training stops."""
-    for worker in service.workers:
-        worker.kill()
-        worker.wait(timeout=30)
-    started = time.monotonic()
-    done = _fit_ten(first_run, tmp_path, "killed", data_service=service.address, service_stall_seconds=20.0)
+def test_killing_the_workers_makes_the_trainer_fail(first_run, tmp_path):
+    """A dispatcher and a worker of its own: killing them leaves the shared `service` intact."""
+    with _servers(1) as own:
+        own.workers[0].kill()
+        own.workers[0].wait(timeout=30)
+        started = time.monotonic()
+        done = _fit_ten(first_run, tmp_path, "killed", data_service=own.address, service_stall_seconds=20.0)
     assert done.returncode != 0
-    assert f"InputStalledError: no batch from tf.data service {service.address} for" in done.stderr
+    assert f"InputStalledError: no batch from tf.data service {own.address} for" in done.stderr
     assert time.monotonic() - started < 180.0
