@@ -149,8 +149,9 @@ def check_image(data: bytes, max_pixels: int = limits.MAX_PIXELS) -> ImageInfo:
     """
     info = read_header(data)
     if info.format == "webp":
-        # TensorFlow 2.16's decode_image has no WebP decoder.
-        raise NotAnImageError("WebP image: TensorFlow 2.16 cannot decode WebP")
+        # TensorFlow 2.16's decode_image (the legacy stack) has no WebP decoder; 2.21's has.
+        # Both stacks refuse it, so one folder gives the same examples on either.
+        raise NotAnImageError("WebP image: TensorFlow 2.16 (the legacy stack) cannot decode WebP")
     if info.width <= 0 or info.height <= 0:
         raise NotAnImageError(
             f"corrupt {info.format.upper()}: header says {info.width}x{info.height} pixels"
