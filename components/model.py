@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import tensorflow as tf
+import tf_keras as keras
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from components import preprocessing  # noqa: E402
+from components import preprocessing
 
 
 def build_model(num_classes: int, learning_rate=1e-3, dropout: float = 0.0) -> keras.Model:

@@ -14,14 +14,12 @@ import math
 import os
 from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
 
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from components import augment, data_service, input_pipeline, progress, reports, serving, watchdog  # noqa: E402
-from components import model as model_lib  # noqa: E402
+from components import augment, data_service, input_pipeline, progress, reports, serving, watchdog
+from components import model as model_lib
 
 
 @dataclasses.dataclass(frozen=True)

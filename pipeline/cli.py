@@ -14,11 +14,9 @@ import logging
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from components import labels  # noqa: E402
-from pipeline import console as console_lib  # noqa: E402
-from pipeline import data_service, paths, preflight, validate  # noqa: E402
+from components import labels
+from pipeline import console as console_lib
+from pipeline import data_service, paths, preflight, validate
 
 COMMANDS = {
     "run": "pipeline.run_command",

@@ -15,15 +15,13 @@ import json
 import os
 from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import tensorflow as tf
+from tfx import v1 as tfx
 
-import tensorflow as tf  # noqa: E402
-from tfx import v1 as tfx  # noqa: E402
-
-from components import cached_inputs  # noqa: E402
-from pipeline import configs  # noqa: E402
-from pipeline import pipeline as pipeline_lib  # noqa: E402
-from pipeline.console import Console  # noqa: E402
+from components import cached_inputs
+from pipeline import configs
+from pipeline import pipeline as pipeline_lib
+from pipeline.console import Console
 
 DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/flowers-tfx:latest"
 DEFAULT_MACHINE_TYPE = "n1-standard-8"
