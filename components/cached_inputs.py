@@ -31,8 +31,10 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import base_driver
 from tfx.orchestration import data_types_utils
 from tfx.orchestration.portable import base_driver as portable_driver
+from tfx.proto import example_gen_pb2
 from tfx.proto.orchestration import driver_output_pb2
 from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 
 from components import fingerprint
 
@@ -41,14 +43,27 @@ PRE_CACHE_CHECK_COMMAND = ["python", "-m", "components.cached_inputs"]
 
 
 def example_gen_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """ExampleGen's settings with the data's span, version and fingerprint filled in."""
-    from components import example_gen
+    """ExampleGen's settings with the data's span, version and fingerprint filled in.
+
+    With a `span-{SPAN}/*` input pattern, TFX resolves the newest span (and writes
+    its number into the pattern); the fingerprint is then that span's folder, at
+    any depth. Any other source is span 0, fingerprinted whole.
+    """
+    from components import example_gen, spans
 
     config = example_gen.read_custom_config(exec_properties)
-    exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = 0
+    source = config["source"]
+    span = 0
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    if any("{SPAN}" in split.pattern for split in input_config.splits):
+        _, span, _ = example_gen_utils.calculate_splits_fingerprint_span_and_version(source, input_config.splits)
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY] = proto_utils.proto_to_json(input_config)
+        source = spans.span_source(source, span)
+    exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = span
     exec_properties[example_gen_utils.VERSION_PROPERTY_NAME] = None
     exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = fingerprint.data_fingerprint(
-        config["source"], config.get("tfds_data_dir") or None
+        source, config.get("tfds_data_dir") or None
     )
     return exec_properties
 
@@ -107,7 +122,9 @@ def pre_cache_check(invocation_json: str) -> None:
         output.parameter_values[SCHEMA_FINGERPRINT_KEY].string_value = fingerprint.file_fingerprint(schema_file)
     else:
         properties = example_gen_properties(exec_properties)
-        output.parameter_values[example_gen_utils.SPAN_PROPERTY_NAME].number_value = 0
+        output.parameter_values[example_gen_utils.SPAN_PROPERTY_NAME].number_value = properties[
+            example_gen_utils.SPAN_PROPERTY_NAME
+        ]
         output.parameter_values[example_gen_utils.FINGERPRINT_PROPERTY_NAME].string_value = properties[
             example_gen_utils.FINGERPRINT_PROPERTY_NAME
         ]

@@ -26,7 +26,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import ingest_beam, limits, shard_write
+from components import ingest_beam, limits, shard_write, spans
 from components.entries import QUARANTINED, SKIPPED
 from pipeline import code_fingerprints
 
@@ -44,6 +44,7 @@ def make_custom_config(
     code_fingerprint: str = "",
     num_shards: int = shard_write.DEFAULT_NUM_SHARDS,
     shuffle_seed: int = shard_write.DEFAULT_SEED,
+    spans: bool = False,
 ) -> example_gen_pb2.CustomConfig:
     """The CustomConfig proto that tells the executor what to read."""
     struct = struct_pb2.Struct()
@@ -57,6 +58,7 @@ def make_custom_config(
             "code_fingerprint": code_fingerprint,
             "num_shards": num_shards,
             "shuffle_seed": shuffle_seed,
+            "spans": spans,
         }
     )
     config = example_gen_pb2.CustomConfig()
@@ -123,18 +125,28 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         code_fingerprints.check_image_code("FileBasedExampleGen", config.get("code_fingerprint", ""))
         layout = _layout_for(exec_properties, examples, config)
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+        span = int(exec_properties.get("span") or 0)
+        root = config["source"]
+        if config.get("spans"):  # read the newest span's folder only (the driver chose it)
+            config = {**config, "source": spans.span_source(root, span),
+                      "filename_prefix": spans.filename_prefix(root, span)}
+        earlier = spans.earlier_hashes(examples.uri, span) if span > 0 else {}
+        examples.span = span  # the property StatisticsGen copies to its statistics, beside the driver's custom one
         with self._make_beam_pipeline() as pipeline:
-            counted = ingest_beam.images_to_shards(pipeline, config, layout, parts_dir)
+            counted = ingest_beam.images_to_shards(pipeline, config, layout, parts_dir, earlier)
             _write_counts(counted, parts_dir)
         layout.ensure_files()
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
         report = build_report(parts_dir, config, layout.names)
+        report["span"] = span
+        kept = _read_jsonl(os.path.join(parts_dir, ingest_beam.KEPT + "*"))
         tf.io.gfile.rmtree(parts_dir)
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         check_quarantine(report, float(config["max_quarantine_fraction"]))
         check_classes(report)
+        spans.write_hashes(examples.uri, span, [tuple(row) for row in kept])
 
 
 def _read_jsonl(pattern: str) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ Rejected files go to side files under `parts_dir`, read back into the report.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -58,9 +59,10 @@ REJECTED = "rejected"
 class Checker:
     """Entry + bytes in; a tf.Example out, or a tagged quarantine/skip record."""
 
-    def __init__(self, class_names: list[str], max_pixels: int):
+    def __init__(self, class_names: list[str], max_pixels: int, filename_prefix: str = ""):
         self._labels = {name: i for i, name in enumerate(class_names)}
         self._max_pixels = max_pixels
+        self._prefix = filename_prefix  # `span-<N>/` for a span's photos
 
     def __call__(self, entry: Entry, data: bytes | None, duplicates: dict[str, tuple[str, str]]):
         progress.FILES_CHECKED.add()
@@ -86,7 +88,7 @@ class Checker:
             yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, QUARANTINED, str(err)))
             return
         beam.metrics.Metrics.counter("ingest", "ingested").inc()
-        yield make_example(data, label, entry.filename)
+        yield make_example(data, label, self._prefix + entry.filename)
 
 
 def _scan(item: tuple[Entry, bytes | None]) -> tuple[Entry, str | None]:
@@ -103,23 +105,38 @@ def _content_key(scanned: tuple[Entry, str | None]):
 
 
 _NAMED_COPIES = 5  # a label conflict's reason names at most this many other copies
+KEPT = "kept"
 
 
-def _copies_to_drop(group: tuple[str, Any]):
-    """(path, (verdict, reason)) for every copy that must not be ingested.
+def _copies_to_drop(group: tuple[str, Any], earlier: dict[str, str], prefix: str = ""):
+    """(path, (verdict, reason)) for every copy that must not be ingested, and
+    (tagged KEPT) the (sha256, filename) of the copy that is.
 
     Copies under one class folder: all but the one whose filename sorts first are
     skipped. Copies under several class folders are a label conflict: which label
     is right cannot be known, so every copy is quarantined, naming the others.
+    A photo an earlier span already holds (`earlier`: sha256 -> filename) is
+    skipped as a duplicate of it, or quarantined when it is there under another class.
     """
-    names = sorted(group[1])
+    digest, names = group[0], sorted(group[1])
+    if digest in earlier:
+        first = earlier[digest]
+        parts = first.split("/")
+        earlier_class = parts[1] if len(parts) > 2 and parts[0].startswith("span-") else parts[0]
+        for filename, path in names:
+            if filename.split("/", 1)[0] == earlier_class:
+                yield path, (SKIPPED, f"duplicate: byte-identical to {first} of an earlier span, which is kept")
+            else:
+                yield path, (QUARANTINED, f"label conflict: byte-identical to {first} of an earlier span")
+        return
     if len({filename.split("/", 1)[0] for filename, _ in names}) == 1:
-        kept = names[0][0]
+        kept = prefix + names[0][0]
+        yield beam.pvalue.TaggedOutput(KEPT, (digest, kept))
         for _, path in names[1:]:
             yield path, (SKIPPED, f"duplicate: byte-identical to {kept}, which is kept")
         return
     for i, (_, path) in enumerate(names):
-        others = [filename for j, (filename, _) in enumerate(names) if j != i]
+        others = [prefix + filename for j, (filename, _) in enumerate(names) if j != i]
         more = len(others) - _NAMED_COPIES
         listed = ", ".join(others[:_NAMED_COPIES]) + (f" and {more} more" if more > 0 else "")
         yield path, (QUARANTINED, f"label conflict: byte-identical to {listed}")
@@ -181,13 +198,26 @@ def _shard_key(entry: Entry, layout: shard_write.Layout):
     return (split, shard), (key, entry)
 
 
+def _prefixed(entry: Entry, prefix: str) -> Entry:
+    """A span's entry: reported as `span-<N>/...`, still read relative to the span's folder."""
+    if not prefix:
+        return entry
+    return dataclasses.replace(entry, path=prefix + entry.path, os_path=entry.os_path or entry.path)
+
+
 def images_to_shards(
-    pipeline: beam.Pipeline, config: dict[str, Any], layout: shard_write.Layout, parts_dir: str
+    pipeline: beam.Pipeline,
+    config: dict[str, Any],
+    layout: shard_write.Layout,
+    parts_dir: str,
+    earlier: dict[str, str] | None = None,
 ) -> beam.PCollection:
     """Writes every usable photo into its split's shards; returns (split name, label) per
-    written photo. What was seen and rejected goes to `parts_dir`."""
+    written photo. What was seen and rejected goes to `parts_dir`, the kept photos'
+    hashes too (`spans`); `earlier` holds the earlier spans' hashes."""
     source = config["source"]
-    check = Checker(list(config["class_names"]), int(config["max_pixels"]))
+    prefix = config.get("filename_prefix", "")
+    check = Checker(list(config["class_names"]), int(config["max_pixels"]), prefix)
     if sources.is_tfds(source):
         stream = _tfds_streams(pipeline, config)
         scanned = stream | "Scan" >> beam.FlatMap(lambda item: map(_scan, _tfds_items(item)))
@@ -198,7 +228,7 @@ def images_to_shards(
     else:
         stream = (
             pipeline
-            | "ListFolder" >> beam.Create(list(sources.iter_folder(source)))
+            | "ListFolder" >> beam.Create([_prefixed(e, prefix) for e in sources.iter_folder(source)])
             # Names only from here: each shard's worker reads its own files.
             | "Place" >> beam.Map(_shard_key, layout)
             | "GroupNamesByShard" >> beam.GroupByKey()
@@ -212,12 +242,14 @@ def images_to_shards(
         writer = shard_write.WriteShard(layout, read, check)
     seen = scanned | "CountSeen" >> beam.combiners.Count.Globally() | "Seen" >> beam.Map(lambda n: {"files_seen": n})
     _write_jsonl(seen, "Seen", os.path.join(parts_dir, "seen"))
-    duplicates = (
+    contents = (
         scanned
         | "ContentKeys" >> beam.FlatMap(_content_key)
         | "GroupByContent" >> beam.GroupByKey()
-        | "CopiesToDrop" >> beam.FlatMap(_copies_to_drop)
+        | "CopiesToDrop" >> beam.FlatMap(_copies_to_drop, earlier or {}, prefix).with_outputs(KEPT, main="drop")
     )
+    duplicates = contents.drop
+    _write_jsonl(contents[KEPT], "Kept", os.path.join(parts_dir, KEPT))
     results = stream | "CheckAndWrite" >> beam.ParDo(writer, duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(
         REJECTED, shard_write.COUNTED
     )

@@ -18,7 +18,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components import augment, data_service, input_pipeline, progress, reports, serving, watchdog
+from components import (
+    augment,
+    data_service,
+    input_pipeline,
+    progress,
+    reports,
+    serving,
+    warm_start,
+    watchdog,
+)
 from components import model as model_lib
 
 
@@ -40,6 +49,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     patience: int = 0
     data_service: str = ""  # grpc://HOST:PORT: augment on tf.data service workers
+    warm_start: bool = False  # start from fn_args.base_model's weights, when there is one
     service_stall_seconds: float = 600.0  # fail when the service sends no batch for this long
 
     @classmethod
@@ -78,10 +88,11 @@ def callbacks(config: TrainConfig, log_dir: str) -> list:
     return result
 
 
-def _test_split(train_files: list[str]) -> str:
-    """The test split's files, beside the train split in the same artifact."""
-    # TFX hands each split over as "<artifact uri>/Split-<name>/*".
-    return os.path.join(os.path.dirname(os.path.dirname(train_files[0])), "Split-test", "*")
+def _test_split(train_patterns) -> list[str]:
+    """The test split of every examples artifact (a window of spans has several)."""
+    # TFX hands each split over as "<artifact uri>/Split-<name>/*", one per artifact.
+    patterns = [train_patterns] if isinstance(train_patterns, str) else list(train_patterns)
+    return [os.path.join(os.path.dirname(os.path.dirname(p)), "Split-test", "*") for p in patterns]
 
 
 def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
@@ -108,6 +119,9 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         strategy = model_lib.choose_strategy(list(config.devices))
         with strategy.scope():
             model = model_lib.build_model(len(config.class_names), learning_rate(config, steps_per_epoch))
+            base_model = fn_args.base_model if config.warm_start else None
+            if base_model:
+                warm_start.load_base_weights(model, base_model, config.class_names)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     def fit(extra_callbacks):
@@ -128,13 +142,14 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
     finally:
         if tf.io.gfile.exists(cache_dir):
             tf.io.gfile.rmtree(cache_dir)
-    test_pattern = _test_split(train_files)
+    test_pattern = [p for p in _test_split(fn_args.train_files) if tf.io.gfile.glob(p)]
     test_accuracy = None
-    if tf.io.gfile.glob(test_pattern):
+    if test_pattern:
         test_ds = input_pipeline.eval_dataset(test_pattern, tft_output, inputs)
         _, test_accuracy = model.evaluate(test_ds, verbose=0)
     signatures = serving.make_signatures(model, tft_output, config.class_names)
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    warm_start.write_class_names(fn_args.serving_model_dir, config.class_names)
     metrics = {
         "train_examples": train_count,
         "epochs": config.epochs,
@@ -144,6 +159,8 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         "data_service": config.data_service or None,
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "train_artifacts": len(fn_args.train_files),
+        "warm_started_from": base_model,
     }
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, reports.METRICS_FILE), "w") as f:

@@ -61,6 +61,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
                         help="fail when more than this fraction of files is quarantined")
     parser.add_argument("--schema-dir", default=paths.SCHEMA_DIR, help="a folder holding schema.pbtxt")
     parser.add_argument("--tfds-data-dir", help="where TFDS keeps its downloads, for --data tfds:...")
+    parser.add_argument("--accept-drift", action="store_true", default=None,
+                        help="go on when the new span drifted from the previous one (recorded in the summary)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
     run.add_argument("--data-service", metavar="grpc://HOST:PORT",
                      help="augment the training data on tf.data service workers (flowers data-service)")
+    run.add_argument("--spans", type=int, metavar="K",
+                     help="with --data ROOT of span-<N> folders: train on the last K spans (0: all)")
+    run.add_argument("--warm-start", action="store_true", default=None,
+                     help="start from the weights of the latest model, same schedule")
 
     _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
 

@@ -37,6 +37,9 @@ class RunConfig:
     precision: str = "auto"
     devices: list[str] = dataclasses.field(default_factory=list)
     data_service: str = ""
+    spans: int = 0  # the Trainer's window: the last N spans of a span root (0: every span)
+    warm_start: bool = False
+    accept_drift: bool = False
 
     @property
     def pipeline_root(self) -> str:

@@ -85,7 +85,9 @@ def compile_pipeline(
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(configs.RunConfig)}
     remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
     trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None
-    pipeline = pipeline_lib.create_pipeline(remote_config, tuple(class_names), trainer_factory=trainer_factory)
+    pipeline = pipeline_lib.create_pipeline(
+        remote_config, tuple(class_names), trainer_factory=trainer_factory, for_kfp=True
+    )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from tfx import v1 as tfx
 
 from components import example_gen, reports, sources
-from pipeline import configs
+from pipeline import configs, nightly_summary
 from pipeline import pipeline as pipeline_lib
 
 SUMMARY_FILE = "run_summary.json"
@@ -26,7 +26,10 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
 
         builder = tfds.builder(data[len(sources.TFDS_PREFIX) :], data_dir=tfds_data_dir)
         return tuple(builder.info.features["label"].names)
-    return labels.class_names_for(sources.class_folders(sources.list_entries(data)))
+    from components import spans
+
+    folders = [spans.span_source(data, span) for span, _ in spans.span_folders(data)] or [data]
+    return labels.class_names_for([c for f in folders for c in sources.class_folders(sources.list_entries(f))])
 
 
 def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True) -> dict[str, Any]:
@@ -98,11 +101,14 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
         name = node_of.get(execution_id, str(execution_id))
         state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
-        outputs = {}
+        outputs, inputs = {}, {}
         for event in events:
             if event.execution_id == execution_id and event.type == metadata_store_pb2.Event.OUTPUT:
                 artifact = artifacts[event.artifact_id]
                 outputs[types[artifact.type_id]] = artifact
+            elif event.execution_id == execution_id and event.type == metadata_store_pb2.Event.INPUT:
+                artifact = artifacts[event.artifact_id]
+                inputs.setdefault(types[artifact.type_id], []).append(artifact)
         result[name] = {
             "execution_id": execution_id,
             "state": state,
@@ -110,6 +116,7 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
             "started": execution.create_time_since_epoch / 1000.0,
             "ended": execution.last_update_time_since_epoch / 1000.0,
             "outputs": outputs,
+            "inputs": inputs,
         }
     return result
 
@@ -183,6 +190,7 @@ def summarize(config: configs.RunConfig, wall_seconds: float, run_started: float
     if pushed and pushed.custom_properties["pushed"].int_value:
         pushed_dir = pushed.custom_properties["pushed_destination"].string_value
     summary["pushed_model"] = pushed_dir
+    summary.update(nightly_summary.nightly(config, nodes, report, metrics))
     summary["stage_seconds"] = {name: node["seconds"] for name, node in nodes.items()}
     summary["stage_state"] = {name: node["state"] for name, node in nodes.items()}
     summary["wall_seconds"] = round(wall_seconds, 1)
@@ -202,6 +210,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"test accuracy:   {summary['test_accuracy']}",
         f"blessed:         {'yes' if summary['blessed'] else 'no'}",
         f"pushed model:    {summary['pushed_model'] or 'not pushed'}",
+        *nightly_summary.format_lines(summary),
         "stage seconds:   "
         + ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items()),
         f"curves:          {summary.get('curves')}",

@@ -9,8 +9,10 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
-from components import cached_inputs, example_gen, validation_gate
-from pipeline import code_fingerprints, configs
+from components import cached_inputs, drift, example_gen, spans, validation_gate
+from pipeline import code_fingerprints, configs, span_resolvers
+
+STOP_AFTER = (None, "AnomaliesGate", "Transform", "Trainer")
 
 
 def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
@@ -41,21 +43,29 @@ def create_pipeline(
     enable_cache: bool = True,
     stop_after: str | None = None,
     trainer_factory=None,
+    for_kfp: bool = False,
 ) -> tfx.dsl.Pipeline:
-    """ExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher.
+    """ExampleGen -> statistics, schema, validation, drift -> Transform -> Trainer -> Evaluator -> Pusher.
 
-    `stop_after` ("AnomaliesGate" or "Transform") builds only the DAG up to that
-    component, for `ingest` and `bench`.
+    `stop_after` ("AnomaliesGate", "Transform" or "Trainer") builds only the DAG
+    up to that component, for `ingest`, `bench` and the nightly tests. A span
+    root (`<root>/span-<N>/...`, `components.spans`) ingests its newest span, and
+    Transform, the Trainer and the Evaluator read the window of the last
+    `config.spans` spans; `for_kfp` uses the resolvers KFP v2 compiles instead
+    (`pipeline.span_resolvers`).
     """
-    if stop_after not in (None, "AnomaliesGate", "Transform"):
-        raise ValueError(f"stop_after must be AnomaliesGate or Transform, not {stop_after!r}")
+    if stop_after not in STOP_AFTER:
+        raise ValueError(f"stop_after must be AnomaliesGate, Transform or Trainer, not {stop_after!r}")
     source = source or config.data
+    span_root = spans.is_span_root(source)
     # The executor reads the source named in its custom config, and the driver
     # fingerprints it where the step runs (components/cached_inputs.py):
     # input_base and the pattern only name it.
     examples_gen = cached_inputs.ExampleGen(
         input_base=source,
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="all", pattern="*")]),
+        input_config=tfx.proto.Input(
+            splits=[tfx.proto.Input.Split(name="all", pattern=spans.SPAN_PATTERN if span_root else "*")]
+        ),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
                 splits=[
@@ -73,6 +83,7 @@ def create_pipeline(
             max_quarantine_fraction=config.max_quarantined,
             tfds_data_dir=config.tfds_data_dir,
             code_fingerprint=code_fingerprints.component_fingerprint("FileBasedExampleGen"),
+            spans=span_root,
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
     ).with_id("FileBasedExampleGen")
@@ -90,7 +101,11 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     gate = validation_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
-    ingest_components = [examples_gen, statistics_gen, schema_gen, example_validator, gate]
+    baseline, drift_gate = _drift_check(config, examples_gen, statistics_gen, schema_gen, for_kfp)
+    # Anomalies first: the drift check runs on data that passed the schema.
+    baseline.add_upstream_node(gate)
+    drift_gate.add_upstream_node(gate)
+    ingest_components = [examples_gen, statistics_gen, schema_gen, example_validator, gate, baseline, drift_gate]
     pipeline_args = dict(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
@@ -104,8 +119,21 @@ def create_pipeline(
     # graph (decode, resize, rescale) and no examples, and the Trainer's input
     # applies that graph to the raw examples once, caching the result. With no
     # analyzer and no statistics, TFX runs it in place, without a Beam pass.
+    window = None
+    examples = examples_gen.outputs["examples"]
+    if span_root and not for_kfp:
+        window = tfx.dsl.Resolver(
+            strategy_class=span_resolvers.SpanWindowStrategy,
+            config={"num_spans": config.spans},
+            examples=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Examples, producer_component_id=examples_gen.id, output_key="examples"
+            ),
+        ).with_id("span_window")
+        window.add_upstream_node(drift_gate)
+        ingest_components.append(window)
+        examples = window.outputs["examples"]
     transform = tfx.components.Transform(
-        examples=examples_gen.outputs["examples"],
+        examples=examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         custom_config={"code_fingerprint": code_fingerprints.component_fingerprint("Transform")},
@@ -114,11 +142,20 @@ def create_pipeline(
         disable_statistics=True,
     )
     transform.add_upstream_node(gate)
+    transform.add_upstream_node(drift_gate)
     if stop_after == "Transform":
         return tfx.dsl.Pipeline(components=ingest_components + [transform], **pipeline_args)
+    warm_start = None
+    if config.warm_start:
+        # The latest model the Trainer made, whether blessed or not: the night's fine-tuning starts from it.
+        warm_start = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        ).with_id("latest_model_resolver")
     trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn=configs.RUN_FN,
-        examples=examples_gen.outputs["examples"],
+        examples=examples,
+        base_model=warm_start.outputs["model"] if warm_start else None,
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
@@ -135,16 +172,20 @@ def create_pipeline(
             "precision": config.precision,
             "devices": list(config.devices),
             "data_service": config.data_service,
+            "warm_start": config.warm_start,
             "code_fingerprint": code_fingerprints.component_fingerprint("Trainer"),
         },
     )
+    nightly = [n for n in (warm_start,) if n is not None]
+    if stop_after == "Trainer":
+        return tfx.dsl.Pipeline(components=ingest_components + [transform] + nightly + [trainer], **pipeline_args)
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
-        examples=examples_gen.outputs["examples"],
+        examples=examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         example_splits=["eval"],
@@ -158,6 +199,39 @@ def create_pipeline(
         ),
     )
     return tfx.dsl.Pipeline(
-        components=ingest_components + [transform, trainer, model_resolver, evaluator, pusher],
+        components=ingest_components + [transform] + nightly + [trainer, model_resolver, evaluator, pusher],
         **pipeline_args,
     )
+
+
+def _drift_check(config, examples_gen, statistics_gen, schema_gen, for_kfp: bool):
+    """The previous span's statistics and the gate that compares the new span's with them.
+
+    Locally the baseline is the newest statistics of an earlier span
+    (`span_resolvers.PreviousSpanStrategy`). KFP v2 compiles only TFX's
+    latest-artifact resolver: its task runs as the job starts, so it finds the
+    previous run's statistics, and the gate compares only when their span is
+    below the new one.
+    """
+    statistics = tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.ExampleStatistics,
+        producer_component_id=statistics_gen.id,
+        output_key="statistics",
+    )
+    if for_kfp:
+        baseline = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy, statistics=statistics)
+    else:
+        baseline = tfx.dsl.Resolver(
+            strategy_class=span_resolvers.PreviousSpanStrategy,
+            statistics=statistics,
+            examples=examples_gen.outputs["examples"],
+        )
+    baseline = baseline.with_id("previous_span_statistics")
+    gate = drift.DriftGate(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        baseline=baseline.outputs["statistics"],
+        accept_drift=int(config.accept_drift),
+        drift_config=os.path.join(config.schema_dir, drift.DRIFT_CONFIG_FILE),
+    )
+    return baseline, gate

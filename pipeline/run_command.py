@@ -15,13 +15,13 @@ import os
 import time
 from typing import Any
 
-from components import example_gen, input_pipeline, validation_gate
+from components import drift, example_gen, input_pipeline, validation_gate, warm_start
 from pipeline import configs, local_runner, preflight, report, stage_results, stages
 from pipeline.console import Console
 
 # Failures whose message is already written for a person (and lists what to fix).
 _EXPLAINED = (example_gen.IngestRejectedError, validation_gate.DataAnomaliesError,
-              input_pipeline.CacheDiskSpaceError)
+              input_pipeline.CacheDiskSpaceError, drift.DataDriftError, warm_start.WarmStartError)
 
 
 def build_config(args: argparse.Namespace) -> configs.RunConfig:

@@ -74,11 +74,33 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
         return "not pushed"
     if node == "AnomaliesGate":
         return "passed"
+    if node == "DriftGate":
+        return "passed" + drift_words(outputs)
+    if node == "latest_model_resolver":
+        return "warm start from " + outputs["Model"].uri if "Model" in outputs else "no model yet: a cold start"
+    if node in ("span_window", "previous_span_statistics"):
+        return "resolved"
     if "Model" in outputs:
         return "baseline: the latest blessed model"
     if node == "latest_blessed_model_resolver":
         return "no blessed model yet"
     return "done"
+
+
+def drift_words(outputs: dict[str, Any]) -> str:
+    """`, label 0.0 / image 0.21 against span 2` from the gate's figures, or nothing."""
+    value = outputs.get("String")
+    figures = None
+    if value is not None:
+        import tensorflow as tf
+
+        if tf.io.gfile.exists(value.uri):
+            with tf.io.gfile.GFile(value.uri) as f:
+                figures = json.loads(f.read())
+    if not figures or not figures.get("distance"):
+        return ""
+    shown = " / ".join(f"{k} {v}" for k, v in sorted(figures["distance"].items()))
+    return f", {shown} against span {figures['previous_span']}" + (" (accepted)" if figures.get("over") else "")
 
 
 def describer(metadata_path: str):

@@ -34,6 +34,9 @@ def check_numbers(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if value is not None and value <= 0:
             raise UsageError(f"{_flag(dest)} {value} is not accepted: it must be a positive number.")
+    spans = getattr(args, "spans", None)
+    if spans is not None and spans < 0:
+        raise UsageError(f"--spans {spans} is not accepted: it must be 0 (every span) or a number of spans.")
     patience = getattr(args, "patience", None)
     if patience is not None and patience < 0:
         raise UsageError(f"--patience {patience} is not accepted: it must be 0 (never stop early) or more epochs.")
@@ -63,6 +66,11 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
         raise UsageError(
             f"--data {data}: unsupported file type {suffix}; accepted: {DATA_ACCEPTED}."
         )
+    from components import spans
+
+    found = spans.span_folders(data)
+    if found:  # a span root: a run reads its newest span
+        data = spans.span_source(data, found[-1][0])
     try:
         entries, complete = sources.first_entries(data, min_classes)
     except (OSError, EOFError) as err:  # tar_stream.ArchiveError is an OSError

@@ -16,10 +16,12 @@ ROOT = "gs://bucket/flowers/tfx"
 BEAM_ARGS = ["--runner=DataflowRunner", "--project=p", "--setup_file=./setup.py"]
 VERTEX = {"project": "p", "region": "us-central1", "machine_type": "n1-standard-16", "accelerator_count": 2}
 
-# The ten components; the Resolver compiles to one resolver task per input channel.
+# The eleven components; the latest-blessed-model Resolver compiles to one resolver
+# task per input channel, the previous span's statistics (a latest-artifact resolver) to one.
 RESOLVER_TASKS = {
     "latest_blessed_model_resolver-model-resolver",
     "latest_blessed_model_resolver-model-blessing-resolver",
+    "previous_span_statistics",
 }
 CONTAINER_TASKS = {
     "FileBasedExampleGen",
@@ -27,6 +29,7 @@ CONTAINER_TASKS = {
     "ImportSchemaGen",
     "ExampleValidator",
     "AnomaliesGate",
+    "DriftGate",
     "Transform",
     "Trainer",
     "Evaluator",
@@ -202,9 +205,9 @@ def test_compile_command_writes_the_vertex_spec(tmp_path, capsys):
     assert cli.main(args) == 0
     spec = json.loads(out.read_text())
     assert spec["runtimeConfig"]["gcsOutputDirectory"] == "gs://b/root"
-    assert len(spec["pipelineSpec"]["root"]["dag"]["tasks"]) == 11
+    assert len(spec["pipelineSpec"]["root"]["dag"]["tasks"]) == 13
     assert "gs://b/flowers/serving_model" in out.read_text()
-    assert "11 tasks" in capsys.readouterr().out
+    assert "13 tasks" in capsys.readouterr().out
 
 
 def test_data_service_address_reaches_the_compiled_trainer(tmp_path):

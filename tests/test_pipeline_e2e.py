@@ -19,6 +19,7 @@ from pipeline import configs, local_runner
 SAMPLE = configs.SAMPLE_DATA
 ALL_NODES = {
     "FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
+    "previous_span_statistics", "DriftGate",
     "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher",
 }
 

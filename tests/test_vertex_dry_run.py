@@ -15,9 +15,10 @@ from components import fingerprint
 from pipeline import cli, configs, local_runner, vertex_dry_run
 
 REPO = Path(__file__).resolve().parents[1]
-RESOLVERS = ["latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver"]
+RESOLVERS = ["latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver",
+             "previous_span_statistics"]
 CONTAINERS = [
-    "FileBasedExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate",
+    "FileBasedExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate", "DriftGate",
     "Transform", "Trainer", "Evaluator", "Pusher",
 ]
 
@@ -58,6 +59,9 @@ def test_every_task_ran_in_dependency_order(dry_run):
     # First run: nothing blessed yet, so the resolvers hand the Evaluator no baseline.
     assert run.produced[RESOLVERS[0]] == {"model_blessing": []}
     assert run.produced[RESOLVERS[1]] == {"model": []}
+    # No earlier span either: the drift gate has no baseline and passes.
+    assert run.produced[RESOLVERS[2]] == {"statistics": []}
+    assert tasks.index("DriftGate") < tasks.index("Transform")
     # The driver's span and fingerprint (of the data, computed in the task) reached the examples artifact.
     examples = run.produced["FileBasedExampleGen"]["examples"][0]["metadata"]
     assert examples["input_fingerprint"] == fingerprint.data_fingerprint(configs.SAMPLE_DATA)
