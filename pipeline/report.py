@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from components import example_gen, reports, sources
-from pipeline import configs, local_runner, report_figures, stage_results, stages
+from pipeline import configs, local_runner, nightly_summary, report_figures, stage_results, stages
 
 REPORT_FILE = "report.html"
 _log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ def gather(config: configs.RunConfig, command: str, started: float, summary: dic
         "min_accuracy": config.min_accuracy,
         "summary": summary,
         "serving": _serving(config, summary),
+        # span, window, warm start and drift figures of a span-root run (pipeline.nightly_summary)
+        "nightly": nightly_summary.format_lines(summary) if summary else [],
     }
     page["splits"] = [s for s in page["counts"] or {} if s != "quarantined"]
     page.update({"curves": None, "metrics": None, "test": None})

@@ -76,6 +76,7 @@ def nights(tmp_path_factory):
     result[2] = night("AnomaliesGate", spans=2)
     _span(root, 3)
     result[3] = night("Trainer", spans=2, warm_start=True)
+    result["config3"] = configs.RunConfig(**{**base, "spans": 2, "warm_start": True})
     result["cold"] = night("Trainer", spans=2)
     again = os.path.join("daisy", sorted(os.listdir(os.path.join(root, "span-1", "daisy")))[0])
     _skewed_span(root, 4, again)
@@ -147,6 +148,15 @@ def test_drift_figures_are_in_the_summary(nights):
     assert drift["threshold"] == {"label": 0.25, "image": 0.5}
     assert drift["over"] == []
     assert nights[1]["drift"]["previous_span"] is None  # nothing to compare on the first night
+
+
+def test_the_report_shows_the_night(nights):
+    from pipeline import report
+
+    page = report.render({**report.gather(nights["config3"], "ingest", 0.0, nights[3], None, None, None)})
+    assert "span:            3, window [2, 3]" in page
+    assert "warm start:      " + nights[3]["warm_start"]["from_model"] in page
+    assert "drift:           against span 2: " in page
 
 
 def test_a_skewed_span_stops_before_transform_with_one_sentence(nights):
