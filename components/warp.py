@@ -115,15 +115,23 @@ def warp_colour_packed(images: tf.Tensor, matrices: tf.Tensor, matrix=None, bias
     y0i, y1i, x0i, x1i, wx, wy = _corners(matrices, size)
     weights = [(y0i, x0i, (1.0 - wx) * (1.0 - wy)), (y0i, x1i, wx * (1.0 - wy)),
                (y1i, x0i, (1.0 - wx) * wy), (y1i, x1i, wx * wy)]
+    channels = [interpolate_channel(images, weights, c, tf.float32) for c in range(3)]
+    return pack(channels, matrix, bias)
 
-    def channel(c):
-        def pick(yi, xi):
-            index = tf.stack([yi, xi, tf.fill(tf.shape(yi), c)], axis=-1)
-            return tf.cast(tf.gather_nd(images, index, batch_dims=1), tf.float32)
 
-        return tf.add_n([pick(yi, xi) * w for yi, xi, w in weights])
+def interpolate_channel(images: tf.Tensor, weights, channel: int, dtype) -> tf.Tensor:
+    """Sum over (rows, columns, weight) corners of weight x the channel's byte there, in `dtype`:
+    one one-byte gather per corner."""
 
-    channels = [channel(c) for c in range(3)]
+    def pick(yi, xi):
+        index = tf.stack([yi, xi, tf.fill(tf.shape(yi), channel)], axis=-1)
+        return tf.cast(tf.gather_nd(images, index, batch_dims=1), dtype)
+
+    return tf.add_n([pick(yi, xi) * w for yi, xi, w in weights])
+
+
+def pack(channels: list[tf.Tensor], matrix=None, bias=None) -> tf.Tensor:
+    """Three channels [batch, pixels] in 0-255 -> colour-mapped, clipped, packed int64 words."""
     word = None
     for c in range(3):
         if matrix is None:
