@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components import image_check, limits, tar_stream
+from components import image_check, limits, tar_stream, uris
 from components.entries import (
     MACOS_RESOURCE_DIR,
     QUARANTINED,
@@ -85,7 +85,7 @@ class _Read:
 def _open(path: str):
     # Local archives are opened without TensorFlow, so that the command line can
     # list one before anything heavy is imported (and before the console is quiet).
-    if "://" in path:
+    if uris.is_remote(path):
         import tensorflow as tf
 
         return tf.io.gfile.GFile(path, "rb")

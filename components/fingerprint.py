@@ -22,13 +22,13 @@ import posixpath
 
 import tensorflow as tf
 
-from components import sources
+from components import sources, uris
 
 FINGERPRINT_FORMAT = "sha256:{}"
 
 
 def _stat_line(path: str, name: str) -> str:
-    if "://" in path:
+    if uris.is_remote(path):
         stat = tf.io.gfile.stat(path)
         size, mtime_ns = stat.length, stat.mtime_nsec
     else:  # never follows a symbolic link (ingestion quarantines links unread)
@@ -38,7 +38,7 @@ def _stat_line(path: str, name: str) -> str:
 
 
 def _walk(root: str, onerror):
-    if "://" in root:
+    if uris.is_remote(root):
         return tf.io.gfile.walk(root, onerror=onerror)
     return os.walk(root, onerror=onerror)
 

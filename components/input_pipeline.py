@@ -21,7 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from components import augment, preprocessing, random_hash
+from components import augment, preprocessing, random_hash, uris
 
 AUTOTUNE = tf.data.AUTOTUNE
 FILENAME_KEY = "filename"
@@ -132,7 +132,7 @@ _CACHE_OVERHEAD = 1024
 
 def check_disk_space(cache_dir: str, examples: int) -> None:
     """Stop before writing a file cache that the free space of its disk cannot hold."""
-    if "://" in cache_dir:
+    if uris.is_remote(cache_dir):
         return
     needed = examples * (_PIXELS + _CACHE_OVERHEAD)
     free = shutil.disk_usage(cache_dir).free

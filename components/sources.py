@@ -35,7 +35,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 
-from components import archives, limits, local_files
+from components import archives, limits, local_files, uris
 from components.entries import QUARANTINED, Entry, display_name, error_text, link, place, too_large_reason
 
 TFDS_PREFIX = "tfds:"
@@ -56,7 +56,7 @@ def iter_folder(root: str) -> Iterator[Entry]:
     A folder that cannot be listed is one quarantined entry (`<folder>/`), with
     the error as the reason.
     """
-    if "://" in root:
+    if uris.is_remote(root):
         yield from _iter_remote_folder(root)
         return
     if not os.path.isdir(root):

@@ -24,6 +24,8 @@ import os
 import posixpath
 import re
 
+from components import uris
+
 SPAN_PREFIX = "span-"
 SPAN_PATTERN = SPAN_PREFIX + "{SPAN}/*"
 HASHES_FILE = "content_sha256.jsonl"
@@ -32,7 +34,7 @@ _SPAN_DIR = re.compile(r"^span-(\d+)$")
 
 def _listdir(root: str) -> list[tuple[str, bool]]:
     """(name, is a folder) for each entry of `root`; [] when it is not a folder."""
-    if "://" in root:
+    if uris.is_remote(root):
         import tensorflow as tf
 
         if not tf.io.gfile.isdir(root):
@@ -72,7 +74,7 @@ def span_source(root: str, span: int) -> str:
     """The folder of span `span` below a span root."""
     for number, name in span_folders(root):
         if number == span:
-            return posixpath.join(root, name) if "://" in root else os.path.join(root, name)
+            return uris.join(root, name)
     raise FileNotFoundError(f"span {span} not found under {root}")
 
 

@@ -23,7 +23,7 @@ COMMANDS = {
     "ingest": "pipeline.run_command",
     "preview": "pipeline.preview",
     "bench": "pipeline.bench_command",
-    "compile": "pipeline.kubeflow_v2_runner",
+    "compile": "pipeline.compile_command",
     "predict": "pipeline.predict",
     "data-service": "pipeline.data_service",
 }

@@ -9,7 +9,6 @@ gs:// paths or paths inside the image.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -21,7 +20,6 @@ from tfx import v1 as tfx
 from components import cached_inputs
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
-from pipeline.console import Console
 
 DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/flowers-tfx:latest"
 DEFAULT_MACHINE_TYPE = "n1-standard-8"
@@ -116,29 +114,3 @@ def hook_fingerprints_in_containers(pipeline_spec: dict[str, Any]) -> None:
         hook = container.setdefault("lifecycle", {}).setdefault("preCacheCheck", {})
         hook["command"] = list(cached_inputs.PRE_CACHE_CHECK_COMMAND)
         hook.setdefault("args", ["--json_serialized_invocation_args", "{{$}}"])
-
-
-def main(args: argparse.Namespace, console: Console) -> int:
-    """`flowers compile`: write the spec, name its tasks."""
-    config = configs.RunConfig(data=args.data, output=args.serving_root, schema_dir=args.schema_dir,
-                               beam_args=args.beam_args)
-    if args.epochs is not None:
-        config = dataclasses.replace(config, epochs=args.epochs)
-    if args.data_service:
-        config = dataclasses.replace(config, data_service=args.data_service)
-    if args.dry_run_local:
-        from pipeline import vertex_dry_run
-
-        console.line(json.dumps(vertex_dry_run.dry_run_local(config, args.dry_run_local), indent=2))
-        return 0
-    vertex = None
-    if args.vertex_project:
-        vertex = {
-            "project": args.vertex_project, "region": args.vertex_region, "machine_type": args.machine_type,
-            "accelerator_type": args.accelerator_type, "accelerator_count": args.accelerator_count,
-        }
-    spec = compile_pipeline(config, args.output, args.image, args.pipeline_root,
-                            class_names=tuple(args.classes.split(",")), vertex_training=vertex)
-    tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
-    console.line(f"{args.output}: {len(tasks)} tasks ({', '.join(tasks)}), image {args.image}")
-    return 0

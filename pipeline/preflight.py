@@ -13,7 +13,7 @@ import argparse
 import errno
 import os
 
-from components import sources
+from components import sources, uris
 from pipeline.validate import UsageError
 
 # The --output of these commands is a folder; of the others, a file.
@@ -35,7 +35,7 @@ def _existing_ancestor(path: str) -> str:
 
 def check_writable(flag: str, path: str, kind: str) -> None:
     """`path` is, or can be created as, a `kind` ("folder" or "file") that this process may write."""
-    if "://" in path:
+    if uris.is_remote(path):
         return
     absolute = os.path.abspath(path)
     exists = os.path.lexists(absolute)
@@ -63,7 +63,7 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 def check_readable_folder(data: str) -> None:
     """A local data folder whose listing fails says so, not that it is no archive."""
-    if "://" in data or not os.path.isdir(data):
+    if uris.is_remote(data) or not os.path.isdir(data):
         return
     try:
         with os.scandir(data):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from components import sources
+from components import sources, uris
 
 DATA_ACCEPTED = (
     "a folder of class folders (<root>/<class>/<image file>), a .tgz, .tar.gz or .tar of one, "
@@ -47,7 +47,7 @@ def check_numbers(args: argparse.Namespace) -> None:
 
 
 def _is_remote(path: str) -> bool:
-    return "://" in path
+    return uris.is_remote(path)
 
 
 def check_data(data: str, min_classes: int = 1) -> int | None:
