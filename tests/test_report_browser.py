@@ -56,7 +56,8 @@ def test_the_sample_runs_report_shows_every_picture_and_the_summarys_counts(firs
     misclassified = round(counts["test"] * (1 - summary["test_accuracy"]))
     assert f"{misclassified} misclassified" in seen["text"]
     assert len(seen["images"]) == 9 + 1 + 1 + min(misclassified, 48)
-    assert f"Blessed: eval accuracy {summary['eval_accuracy']} against the threshold 0.0" in seen["text"]
+    blessing = f"Blessed: eval accuracy {summary['eval_accuracy']} against the threshold {config.min_accuracy}"
+    assert blessing in seen["text"]
     assert "curl -d" in seen["text"] and summary["pushed_model"] in seen["text"]
     for stage in ("ExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"):
         assert re.search(rf"^{stage}\s+SUCCESS|^{stage}\s+CACHED|^{stage}\s+COMPLETE", seen["text"], re.M), stage

@@ -25,7 +25,7 @@ CONTAINERS = [
 
 @pytest.fixture(scope="module")
 def dry_run(first_run, tmp_path_factory):
-    """The spec compiled with the settings of `first_run` (epochs 2, seed, min accuracy 0), run locally."""
+    """The spec compiled with the settings of `first_run` (epochs, seed, min accuracy), run locally."""
     work_dir = str(tmp_path_factory.mktemp("dry_run"))
     spec_path = vertex_dry_run.compile_local(dataclasses.replace(first_run[0]), work_dir)
     return work_dir, vertex_dry_run.run_spec(spec_path)
@@ -72,11 +72,11 @@ def test_the_spec_carries_the_local_run_settings(dry_run, first_run):
     spec = json.loads(Path(dry_run[0], "pipeline.json").read_text())["pipelineSpec"]
     parameters = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
     custom_config = json.loads(parameters["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
-    assert (custom_config["epochs"], custom_config["seed"]) == (first_run[0].epochs, first_run[0].seed) == (2, 42)
+    assert (custom_config["epochs"], custom_config["seed"]) == (first_run[0].epochs, first_run[0].seed) == (6, 42)
     evaluator = spec["root"]["dag"]["tasks"]["Evaluator"]["inputs"]["parameters"]
     eval_config = json.loads(evaluator["eval_config"]["runtimeValue"]["constantValue"]["stringValue"])
     threshold = eval_config["metrics_specs"][0]["metrics"][0]["threshold"]["value_threshold"]
-    assert threshold.get("lower_bound", 0.0) == first_run[0].min_accuracy == 0.0
+    assert threshold["lower_bound"] == first_run[0].min_accuracy == 0.25
 
 
 def test_blessed_model_is_pushed_under_the_stand_in_serving_root(dry_run):
