@@ -127,11 +127,13 @@ chroot "$ROOT" update-ca-certificates > /dev/null 2>&1 || true
 mnt "$ROOT$REPO" --bind "$REPO"
 # The checkout's .venv inside the root is the root's own (Python 3.13), kept in the
 # root for this checkout's path and reused by the next run; the host's .venv (the
-# legacy stack's, if any) stays as it is. Venvs of other checkout paths are removed.
+# legacy stack's, if any) stays as it is. Venvs of checkout paths unused for a week
+# are removed (each is about 3.5 GB).
 key="$(printf '%s' "$REPO" | sha256sum | cut -c1-16)"
 store="$ROOT/var/lib/flowers-tfx/venvs"
 mkdir -p "$store/$key" "$REPO/.venv"
-find "$store" -mindepth 1 -maxdepth 1 ! -name "$key" -exec rm -rf {} +
+touch "$store/$key"
+find "$store" -mindepth 1 -maxdepth 1 ! -name "$key" -mtime +7 -exec rm -rf {} +
 mnt "$ROOT$REPO/.venv" --bind "$store/$key"
 # ../shared (the full archive, read-only) where the repo's tests and benchmarks look.
 if [ -d "$REPO/../shared" ]; then bind_ro "$REPO/../shared"; fi
