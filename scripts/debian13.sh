@@ -14,8 +14,8 @@
 #
 # Needs root, debootstrap (installed with apt-get when missing) and mounts. The
 # root is kept in $FLOWERS_DEBIAN13_ROOT (default /var/cache/flowers-tfx/trixie)
-# and reused by the next run. Every mount made here is removed on exit, also
-# when a step fails.
+# and reused by the next run. Every mount made here is in a mount namespace of its
+# own and is removed on exit, also when a step fails.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd -P)"
@@ -31,6 +31,13 @@ if [ "$(printf '%s\n2.39\n' "$glibc" | sort -V | head -n1)" = "2.39" ]; then
     cd "$REPO" && exec "$@"
 fi
 [ "$(id -u)" -eq 0 ] || { say "needs root (chroot and mounts); glibc $glibc here"; exit 2; }
+
+# A mount namespace of our own: the mounts below are seen by this run only (two runs
+# at once do not meet), and the kernel drops them when it ends, whatever happens;
+# the trap below unmounts them too.
+if [ -z "${FLOWERS_DEBIAN13_NS:-}" ] && command -v unshare > /dev/null; then
+    FLOWERS_DEBIAN13_NS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
 
 MOUNTS=()
 cleanup() {
@@ -118,7 +125,11 @@ build_root() {
     touch "$ROOT/.flowers-ready"
 }
 
+mkdir -p "$(dirname "$ROOT")"
+exec 9> "$ROOT.lock"
+flock 9  # one build at a time; later runs wait for it and reuse the root
 [ -e "$ROOT/.flowers-ready" ] || build_root
+flock -u 9
 say "glibc $glibc here; running '$*' in the Debian 13 root $ROOT"
 
 mount_system
