@@ -42,7 +42,7 @@ endif
 PYTHON ?= python$(PYVER)
 STAMP  := $(VENV)/.installed-$(STACK)
 
-.PHONY: run test lint clean stack
+.PHONY: run test lint clean stack bench-peers
 
 stack:
 	@echo "stack: $(STACK) (TFX $(TFX), Python $(PYVER), $(LOCK)): $(WHY)"
@@ -89,3 +89,18 @@ lint: $(STAMP)
 
 clean:
 	rm -rf out
+
+# Our augmentation pass beside albumentations' (scripts/bench_peers.py). The peers run
+# from .venv-peers, a venv of their own (requirements-peers.lock), so the product's
+# lock never grows; ours from .venv.
+PEERS_DATA ?= ../shared/data/flower_photos.tgz
+.venv-peers/.installed: requirements-peers.lock
+	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	@.venv-peers/bin/python -m pip install -q -r requirements-peers.lock > .venv-peers/pip.log 2>&1 \
+	  || { cat .venv-peers/pip.log; exit 1; }
+	@touch $@
+
+bench-peers: $(STAMP) .venv-peers/.installed
+	@mkdir -p out-bench
+	@$(PY) scripts/bench_peers.py --data $(PEERS_DATA) --output out-bench/peers.json \
+	  --markdown out-bench/peers.md --ours default,values
