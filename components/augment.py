@@ -4,21 +4,10 @@ A chain is named by a spec string, big_vision style:
 
     "flip(horizontal_and_vertical)|rotate(0.2)|zoom(0.1)|contrast(0.2)"
 
-Each op keeps the meaning of its tutorial counterpart:
-
-| op                 | tutorial                                   | parameter                     |
-|--------------------|--------------------------------------------|-------------------------------|
-| flip(mode)         | RandomFlip                                 | horizontal, vertical, horizontal_and_vertical |
-| rotate(f)          | RandomRotation(f)                          | fraction of a full turn, +-f  |
-| zoom(f)            | RandomZoom(f)                              | +-f; positive zooms out       |
-| crop(n)            | resize_with_crop_or_pad(size + n), random_crop(size) | pixels of padding, n/2 a side |
-| rot90              | tf.image.rot90 with a random k             | -                             |
-| central_crop(f)    | tf.image.central_crop, resized back        | kept fraction                 |
-| contrast(f)        | RandomContrast(f)                          | factor in [1-f, 1+f]          |
-| brightness(d)      | tf.image.stateless_random_brightness       | delta in [-d, d]              |
-| saturation(lo, hi) | a mix towards the image's luma             | 1 keeps colour, 0 is gray     |
-| grayscale(p)       | tf.image.rgb_to_grayscale                  | probability per image         |
-| invert(p)          | the tutorial's RandomInvert layer          | probability per image         |
+Each op keeps the meaning of its tutorial counterpart. The ops, their
+parameters and meanings, and what each contributes to the pass are registered
+once, in `components.augment_ops` (`python -m components.augment_ops` prints
+the table).
 
 One pass per batch: all geometric ops are composed into one output-to-input
 matrix per image, and the uint8 batch is warped once (`components.warp`:
@@ -55,12 +44,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 
 import tensorflow as tf
 
-from components import random_hash, warp
-from components.augment_spec import COLOUR_OPS, DEFAULT_SPEC, FULL_SPEC, GEOMETRIC_OPS, Op, parse_spec
+from components import augment_ops, random_hash, warp
+from components.augment_spec import DEFAULT_SPEC, FULL_SPEC, Op, parse_spec
 
 __all__ = ["DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec"]
 
@@ -69,41 +57,6 @@ __all__ = ["DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_
 VARIANTS = ("pixel", "values")
 
 _DRAWS_PER_OP = 2
-# Luma weights of tf.image.rgb_to_grayscale.
-_LUMA = (0.2989, 0.5870, 0.1140)
-
-
-def _affine(rows: list[list[tf.Tensor]]) -> tf.Tensor:
-    """Per-image 3x3 matrices [batch, 3, 3] from a nested list of [batch] tensors."""
-    return tf.stack([tf.stack(row, axis=-1) for row in rows], axis=-2)
-
-
-def _symmetric(u: tf.Tensor, limit: float) -> tf.Tensor:
-    """A uniform draw in [0, 1) mapped to [-limit, limit)."""
-    return (2.0 * u - 1.0) * limit
-
-
-def _geometric_step(op: Op, u: tf.Tensor, one: tf.Tensor, zero: tf.Tensor) -> tf.Tensor:
-    """The output-to-input matrix of one op, in coordinates centred on the image."""
-    if op.name == "flip":
-        sx = tf.where(u[:, 0] < 0.5, -one, one) if op.args[0] != "vertical" else one
-        sy = tf.where(u[:, 1] < 0.5, -one, one) if op.args[0] != "horizontal" else one
-        return _affine([[sx, zero, zero], [zero, sy, zero], [zero, zero, one]])
-    if op.name in ("rotate", "rot90"):
-        if op.name == "rotate":
-            angle = _symmetric(u[:, 0], op.args[0] * 2.0 * math.pi)
-        else:
-            angle = tf.floor(u[:, 0] * 4.0) * (math.pi / 2.0)
-        cos, sin = tf.cos(angle), tf.sin(angle)
-        return _affine([[cos, -sin, zero], [sin, cos, zero], [zero, zero, one]])
-    if op.name in ("zoom", "central_crop"):
-        scale = 1.0 + _symmetric(u[:, 0], op.args[0]) if op.name == "zoom" else op.args[0] * one
-        return _affine([[scale, zero, zero], [zero, scale, zero], [zero, zero, one]])
-    # crop(n): pad n // 2 before and the rest after, crop at a random offset in
-    # 0..n: an output pixel then shows the input pixel offset - n // 2 away.
-    pad = int(op.args[0])
-    shift = tf.floor(u * (pad + 1.0)) - float(pad // 2)
-    return _affine([[one, zero, shift[:, 0]], [zero, one, shift[:, 1]], [zero, zero, one]])
 
 
 def geometry(ops: tuple[Op, ...], draws: list[tf.Tensor], size: int) -> tf.Tensor:
@@ -111,10 +64,10 @@ def geometry(ops: tuple[Op, ...], draws: list[tf.Tensor], size: int) -> tf.Tenso
     one = tf.ones_like(draws[0][:, 0])
     zero = tf.zeros_like(one)
     centre = (size - 1.0) / 2.0
-    matrix = _affine([[one, zero, centre * one], [zero, one, centre * one], [zero, zero, one]])
+    matrix = augment_ops.affine([[one, zero, centre * one], [zero, one, centre * one], [zero, zero, one]])
     for op, u in zip(ops, draws, strict=True):
-        matrix = tf.linalg.matmul(matrix, _geometric_step(op, u, one, zero))
-    to_centre = _affine([[one, zero, -centre * one], [zero, one, -centre * one], [zero, zero, one]])
+        matrix = tf.linalg.matmul(matrix, augment_ops.REGISTRY[op.name].contribution(op, u, one, zero))
+    to_centre = augment_ops.affine([[one, zero, -centre * one], [zero, one, -centre * one], [zero, zero, one]])
     return tf.linalg.matmul(matrix, to_centre)
 
 
@@ -124,32 +77,13 @@ def colour(ops: tuple[Op, ...], draws: list[tf.Tensor], channel_mean: tf.Tensor)
     Contrast pivots on the image's own channel means, tracked through the chain
     exactly, so the chain is one 3x3 matrix and one bias per image.
     """
-    batch = tf.shape(channel_mean)[0]
-    eye = tf.eye(3, batch_shape=[batch])
-    luma = tf.constant([_LUMA] * 3)  # every output channel takes the luma of the input
-    matrix, bias = eye, tf.zeros([batch, 3])
+    matrix = tf.eye(3, batch_shape=[tf.shape(channel_mean)[0]])
+    bias = tf.zeros_like(channel_mean)
     for op, u in zip(ops, draws, strict=True):
-        u = u[:, 0]
-        if op.name == "contrast":
-            factor = (1.0 + _symmetric(u, op.args[0]))[:, None]
-            mean = tf.linalg.matvec(matrix, channel_mean) + bias
-            matrix = factor[:, :, None] * matrix
-            bias = factor * bias + (1.0 - factor) * mean
-        elif op.name == "brightness":
-            bias = bias + _symmetric(u, op.args[0])[:, None]
-        elif op.name == "invert":
-            chosen = u < op.args[0]
-            sign = tf.where(chosen, -1.0, 1.0)[:, None]
-            matrix = sign[:, :, None] * matrix
-            bias = sign * bias + tf.cast(chosen, tf.float32)[:, None]
-        else:  # saturation and grayscale mix each pixel towards its luma
-            if op.name == "saturation":
-                amount = op.args[0] + u * (op.args[1] - op.args[0])
-            else:
-                amount = tf.where(u < op.args[0], 0.0, 1.0)
-            mix = amount[:, None, None] * eye + (1.0 - amount)[:, None, None] * luma
-            matrix = tf.linalg.matmul(mix, matrix)
-            bias = tf.linalg.matvec(mix, bias)
+        mean = tf.linalg.matvec(matrix, channel_mean) + bias  # the image's means at this point
+        step, shift = augment_ops.REGISTRY[op.name].contribution(op, u[:, 0], mean)
+        matrix = tf.linalg.matmul(step, matrix)
+        bias = tf.linalg.matvec(step, bias) + shift
     return matrix, bias
 
 
@@ -158,8 +92,9 @@ def _draws(keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]):
     base = random_hash.image_base(keys, epoch, seed)
     u = random_hash.uniforms(base, _DRAWS_PER_OP * max(len(ops), 1))
     draws = [u[:, _DRAWS_PER_OP * i : _DRAWS_PER_OP * (i + 1)] for i in range(len(ops))]
-    geometric = [i for i, op in enumerate(ops) if op.name in GEOMETRIC_OPS]
-    colours = [i for i, op in enumerate(ops) if op.name in COLOUR_OPS]
+    kinds = [augment_ops.REGISTRY[op.name].kind for op in ops]
+    geometric = [i for i, kind in enumerate(kinds) if kind == augment_ops.GEOMETRIC]
+    colours = [i for i, kind in enumerate(kinds) if kind == augment_ops.COLOUR]
     return draws, geometric, colours
 
 
