@@ -116,6 +116,9 @@ class DryRun:
                 artifact["type"] = input_types[key]["artifactType"]
             inputs[key] = {"artifacts": artifacts}
         task_root = os.path.join(self.root, self.job_id, task_name)
+        # On Vertex the artifacts live in a bucket, which needs no folders; a local
+        # disk does (a value artifact such as DriftGate's is a file in this folder).
+        os.makedirs(task_root, exist_ok=True)
         outputs = {}
         for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items():
             self._artifact_count += 1

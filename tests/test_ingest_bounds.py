@@ -78,13 +78,16 @@ def test_a_label_conflict_names_five_other_copies_at_most():
     from components import ingest_beam
 
     copies = [(f"c{i}/p.jpg", f"photos/c{i}/p.jpg") for i in range(8)]  # (filename, path) by content hash
-    dropped = dict(ingest_beam._copies_to_drop(("sha256", copies)))
+    dropped = dict(ingest_beam._copies_to_drop(("sha256", copies), {}))
     assert len(dropped) == 8
     others = ", ".join(f"c{i}/p.jpg" for i in range(1, 6))
     assert dropped["photos/c0/p.jpg"] == ("quarantined", f"label conflict: byte-identical to {others} and 2 more")
     same_class = [("daisy/b.jpg", "b"), ("daisy/a.jpg", "a"), ("daisy/c.jpg", "c")]
     kept = "duplicate: byte-identical to daisy/a.jpg, which is kept"
-    assert dict(ingest_beam._copies_to_drop(("sha256", same_class))) == {"b": ("skipped", kept), "c": ("skipped", kept)}
+    out = list(ingest_beam._copies_to_drop(("sha256", same_class), {}))
+    tagged = [x for x in out if isinstance(x, ingest_beam.beam.pvalue.TaggedOutput)]
+    assert [(t.tag, t.value) for t in tagged] == [(ingest_beam.KEPT, ("sha256", "daisy/a.jpg"))]
+    assert dict(x for x in out if x not in tagged) == {"b": ("skipped", kept), "c": ("skipped", kept)}
 
 
 def _tar_add(tar, name, data=b""):
