@@ -46,10 +46,6 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise UsageError(f"{_flag(dest)} {value} is not accepted: it must be a fraction between 0 and 1.")
 
 
-def _is_remote(path: str) -> bool:
-    return uris.is_remote(path)
-
-
 def check_data(data: str, min_classes: int = 1) -> int | None:
     """The number of files the source holds (None when it cannot be listed here).
 
@@ -57,7 +53,7 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
     (`components.sources`); an archive is read only up to the first photos of
     `min_classes` classes (its count is then unknown: None).
     """
-    if sources.is_tfds(data) or _is_remote(data):
+    if sources.is_tfds(data) or uris.is_remote(data):
         return None
     if not os.path.exists(data):
         raise UsageError(f"--data {data}: no such file or folder; accepted: {DATA_ACCEPTED}.")
@@ -89,7 +85,7 @@ def check_data(data: str, min_classes: int = 1) -> int | None:
 
 
 def check_schema_dir(schema_dir: str | None) -> None:
-    if schema_dir is None or _is_remote(schema_dir):
+    if schema_dir is None or uris.is_remote(schema_dir):
         return
     if not os.path.isfile(os.path.join(schema_dir, "schema.pbtxt")):
         raise UsageError(f"--schema-dir {schema_dir}: no schema.pbtxt there; accepted: a folder holding schema.pbtxt.")
@@ -110,7 +106,7 @@ def check_augmentation(spec: str | None) -> None:
 
 
 def check_model(path: str) -> None:
-    if not _is_remote(path) and not os.path.isdir(path):
+    if not uris.is_remote(path) and not os.path.isdir(path):
         raise UsageError(
             f"--model {path}: no such folder; accepted: a SavedModel folder or the Pusher's "
             "serving_model folder of numbered versions."
