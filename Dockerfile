@@ -1,5 +1,5 @@
 # The image every step of the compiled KFP v2 / Vertex AI pipeline runs in
-# (pipeline/kubeflow_v2_runner.py), and the Vertex AI training job of the Trainer.
+# (pipeline/runners/kubeflow_v2.py), and the Vertex AI training job of the Trainer.
 # The current stack (requirements.lock, TFX 1.21):
 #   docker build -t gcr.io/YOUR_PROJECT/flowers-tfx:latest . && docker push gcr.io/YOUR_PROJECT/flowers-tfx:latest
 # The legacy stack (requirements-legacy.lock, TFX 1.16 on Python 3.10):
@@ -27,5 +27,5 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation /pipeline
 
 # The code fingerprints of the image's own code: each step compares them with the
 # ones compiled into the pipeline spec and stops with one sentence when the image
-# is older or newer than the spec (pipeline/code_fingerprints.py).
-RUN python -m pipeline.code_fingerprints > /pipeline/code_fingerprints.json
+# is older or newer than the spec (components/code_fingerprints.py).
+RUN python -m components.code_fingerprints > /pipeline/code_fingerprints.json

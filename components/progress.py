@@ -3,7 +3,7 @@
 A step may run in this process (LocalDagRunner), in Beam worker processes, or in
 a container on Vertex AI, so it never prints: it logs to the `flowers.progress`
 logger with a `progress` dict attached to the record. The command line's
-console (`pipeline/stages.py`) draws these records as live bars or periodic
+console (`pipeline/cli/stage_lines.py`) draws these records as live bars or periodic
 lines; anywhere else they are ordinary log lines. Records are throttled, so
 logging them costs nothing measurable.
 """

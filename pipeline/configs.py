@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from components import augment, example_gen, limits
+from components import features
+from components.trainer.augment import spec_parser
 from pipeline.paths import REPO_ROOT, SAMPLE_DATA, SCHEMA_DIR  # noqa: F401 - REPO_ROOT is re-exported
 
 PIPELINE_NAME = "flowers"
 
-PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
-RUN_FN = "components.trainer.run_fn"
+PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.run_fn.run_fn"
 
 
 @dataclasses.dataclass
@@ -26,10 +27,10 @@ class RunConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     patience: int = 0
-    augmentation: str = augment.DEFAULT_SPEC
+    augmentation: str = spec_parser.DEFAULT_SPEC
     min_accuracy: float = 0.3
-    max_quarantined: float = example_gen.DEFAULT_MAX_QUARANTINE_FRACTION
-    max_pixels: int = limits.MAX_PIXELS
+    max_quarantined: float = features.DEFAULT_MAX_QUARANTINE_FRACTION
+    max_pixels: int = features.MAX_PIXELS
     schema_dir: str = SCHEMA_DIR
     beam_args: list[str] = dataclasses.field(default_factory=list)
     pipeline_name: str = PIPELINE_NAME

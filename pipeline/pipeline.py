@@ -9,8 +9,10 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
-from components import cached_inputs, drift, example_gen, spans, validation_gate
-from pipeline import code_fingerprints, configs, span_resolvers
+from components import cache_keys, code_fingerprints, features
+from components.ingest import executor, spans
+from components.validation import anomalies_gate, drift
+from pipeline import configs, span_resolvers
 
 STOP_AFTER = (None, "AnomaliesGate", "Transform", "Trainer")
 
@@ -28,7 +30,8 @@ def make_eval_config(min_accuracy: float) -> tfma.EvalConfig:
     )
     return tfma.EvalConfig(
         model_specs=[
-            tfma.ModelSpec(signature_name="serving_default", label_key="label", prediction_key="probabilities")
+            tfma.ModelSpec(signature_name="serving_default", label_key=features.LABEL_KEY,
+                           prediction_key="probabilities")
         ],
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=[accuracy, tfma.MetricConfig(class_name="ExampleCount")])],
@@ -49,7 +52,7 @@ def create_pipeline(
 
     `stop_after` ("AnomaliesGate", "Transform" or "Trainer") builds only the DAG
     up to that component, for `ingest`, `bench` and the nightly tests. A span
-    root (`<root>/span-<N>/...`, `components.spans`) ingests its newest span, and
+    root (`<root>/span-<N>/...`, `components.ingest.spans`) ingests its newest span, and
     Transform, the Trainer and the Evaluator read the window of the last
     `config.spans` spans; `for_kfp` uses the resolvers KFP v2 compiles instead
     (`pipeline.span_resolvers`).
@@ -59,9 +62,9 @@ def create_pipeline(
     source = source or config.data
     span_root = spans.is_span_root(source)
     # The executor reads the source named in its custom config, and the driver
-    # fingerprints it where the step runs (components/cached_inputs.py):
+    # fingerprints it where the step runs (components/cache_keys.py):
     # input_base and the pattern only name it.
-    examples_gen = cached_inputs.ExampleGen(
+    examples_gen = cache_keys.ExampleGen(
         input_base=source,
         input_config=tfx.proto.Input(
             splits=[tfx.proto.Input.Split(name="all", pattern=spans.SPAN_PATTERN if span_root else "*")]
@@ -73,10 +76,10 @@ def create_pipeline(
                     tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1),
                     tfx.proto.SplitConfig.Split(name="test", hash_buckets=1),
                 ],
-                partition_feature_name="filename",
+                partition_feature_name=features.FILENAME_KEY,
             )
         ),
-        custom_config=example_gen.make_custom_config(
+        custom_config=executor.make_custom_config(
             source,
             class_names,
             max_pixels=config.max_pixels,
@@ -85,9 +88,9 @@ def create_pipeline(
             code_fingerprint=code_fingerprints.component_fingerprint("FileBasedExampleGen"),
             spans=span_root,
         ),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen.Executor),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor),
     ).with_id("FileBasedExampleGen")
-    schema_gen = cached_inputs.SchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt")).with_id(
+    schema_gen = cache_keys.SchemaGen(schema_file=os.path.join(config.schema_dir, "schema.pbtxt")).with_id(
         "ImportSchemaGen"
     )
     # The schema marks `image` with an image_domain; semantic-domain statistics
@@ -100,7 +103,7 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    gate = validation_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
     baseline, drift_gate = _drift_check(config, examples_gen, statistics_gen, schema_gen, for_kfp)
     # Anomalies first: the drift check runs on data that passed the schema.
     baseline.add_upstream_node(gate)

@@ -41,9 +41,12 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components import archives, augment, preprocessing, warp  # noqa: E402
+from components import features
+from components.ingest.sources import archives  # noqa: E402
+from components.trainer.augment import fused, warp
+from components.transform import preprocessing
 
-SIZE, BATCH, PHOTOS, CALLS = preprocessing.IMAGE_SIZE, 32, 2944, 30
+SIZE, BATCH, PHOTOS, CALLS = features.IMAGE_SIZE, 32, 2944, 30
 # A fixed parallelism, one call per core: AUTOTUNE sometimes settled on one
 # call for a whole pass here, which halves a rate and says nothing of the op.
 PARALLEL = os.cpu_count() or 1
@@ -51,7 +54,7 @@ GEOMETRY = "flip(horizontal_and_vertical)|rotate(0.2)|zoom(0.1)|crop(6)"
 
 
 def read_jpegs(path: str) -> list[bytes]:
-    """The first PHOTOS JPEGs of the archive, read as ExampleGen reads it (`components.archives`)."""
+    """The first PHOTOS JPEGs of the archive, read as ExampleGen reads it (`components.ingest.sources.archives`)."""
     blobs = []
     for entry, data in archives.iter_archive(path, archives.archive_root(path), with_bytes=True):
         if data is not None and entry.path.lower().endswith((".jpg", ".jpeg")):
@@ -96,13 +99,13 @@ def per_channel_colour(images: tf.Tensor, matrix: tf.Tensor, bias: tf.Tensor) ->
 
 
 def augmenters():
-    pixel = augment.make_augmenter(augment.FULL_SPEC, 0, SIZE, batch_size=BATCH)
-    matmul = augment.make_augmenter(augment.FULL_SPEC, 0, SIZE, batch_size=BATCH, variant="values")
-    geometric = augment.make_augmenter(GEOMETRY, 0, SIZE, batch_size=BATCH)
+    pixel = fused.make_augmenter(fused.FULL_SPEC, 0, SIZE, batch_size=BATCH)
+    matmul = fused.make_augmenter(fused.FULL_SPEC, 0, SIZE, batch_size=BATCH, variant="values")
+    geometric = fused.make_augmenter(GEOMETRY, 0, SIZE, batch_size=BATCH)
     original = warp.apply_colour
     warp.apply_colour = per_channel_colour  # traced and compiled now, then put back
     try:
-        per_channel = augment.make_augmenter(augment.FULL_SPEC, 0, SIZE, batch_size=BATCH, variant="values")
+        per_channel = fused.make_augmenter(fused.FULL_SPEC, 0, SIZE, batch_size=BATCH, variant="values")
     finally:
         warp.apply_colour = original
     return {"pass_geometry_only": geometric, "pass_full_per_pixel": pixel, "pass_full_matmul_colour": matmul,

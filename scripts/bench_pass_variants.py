@@ -50,23 +50,26 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components import augment, warp  # noqa: E402
+from components.trainer.augment import (
+    fused,  # noqa: E402
+    warp,
+)
 
 SIZE, BATCH, PIXELS, SEED = 180, 32, 180 * 180, 0
-OPS = augment.parse_spec(augment.FULL_SPEC)
-GEOMETRY_OPS = augment.parse_spec("rotate(0.2)|zoom(0.1)")
+OPS = fused.parse_spec(fused.FULL_SPEC)
+GEOMETRY_OPS = fused.parse_spec("rotate(0.2)|zoom(0.1)")
 jit = tf.function(jit_compile=True)
 
 
 def _setup(images, keys, epoch, ops=OPS, planar_mean=True):
     """The draws as the pass makes them: geometric matrices [b, 3, 3], colour matrix and bias."""
-    draws, geometric, colours = augment._draws(keys, epoch, SEED, ops)
-    matrix = augment.geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], SIZE)
+    draws, geometric, colours = fused._draws(keys, epoch, SEED, ops)
+    matrix = fused.geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], SIZE)
     if planar_mean:
-        mean = augment._channel_means(images)
+        mean = fused._channel_means(images)
     else:
         mean = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2]) * (1.0 / 255.0)
-    colour, bias = augment.colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
+    colour, bias = fused.colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
     return matrix, colour, bias
 
 
@@ -195,7 +198,7 @@ def _pass_1d(images, scale, shift):
 @jit
 def shear_rotation(images, keys, epoch):
     """Rotation by angle t as x-shear(-tan t/2), y-shear(sin t), x-shear(-tan t/2), then scale x and y."""
-    draws = augment._draws(keys, epoch, SEED, GEOMETRY_OPS)[0]
+    draws = fused._draws(keys, epoch, SEED, GEOMETRY_OPS)[0]
     angle = (2.0 * draws[0][:, 0] - 1.0) * 0.2 * 2.0 * math.pi
     scale = 1.0 + (2.0 * draws[1][:, 0] - 1.0) * 0.1
     rows = tf.range(SIZE, dtype=tf.float32)[None, :] - (SIZE - 1) / 2.0
@@ -210,9 +213,9 @@ def shear_rotation(images, keys, epoch):
 
 
 def variants():
-    values = augment.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH, variant="values")
-    pixel = augment.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH)
-    pixel_geometry = augment.make_augmenter(GEOMETRY_OPS, SEED, SIZE, batch_size=BATCH)
+    values = fused.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH, variant="values")
+    pixel = fused.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH)
+    pixel_geometry = fused.make_augmenter(GEOMETRY_OPS, SEED, SIZE, batch_size=BATCH)
     return {"values": values, "values_planar_mean": values_planar_mean, "coords_program": coords_program,
             "rgbx_words": rgbx_words, "pair_words": pair_words, "planar_colour_first": planar_colour_first,
             "pixel": pixel, "pixel_fixed_point": pixel_fixed_point,

@@ -10,7 +10,7 @@ product's lock and its TFX resolution never see OpenCV or pydantic 2:
         --data ../shared/data/flower_photos.tgz --output peers.json --markdown peers.md
 
 This process (the project's .venv) reads the archive as ExampleGen does
-(`components.archives`, byte-identical copies skipped, TFX's hash split),
+(`components.ingest.sources.archives`, byte-identical copies skipped, TFX's hash split),
 keeps the 2,928 training photos decoded and resized by the Transform graph's
 own `preprocess_encoded` as uint8 180x180, and writes them to one .npy file.
 Every pipeline then runs in its own long-lived worker process (ours from
@@ -71,7 +71,11 @@ def write_photos(data: str, path: str) -> int:
     import tensorflow as tf
 
     sys.path.insert(0, ROOT)
-    from components import archives, input_pipeline, preprocessing, random_hash, shard_write
+    from components.ingest import shard_write
+    from components.ingest.sources import archives
+    from components.trainer import input_pipeline
+    from components.trainer.augment import per_image_random
+    from components.transform import preprocessing
 
     copies: dict[bytes, list[tuple[str, bytes]]] = {}
     for entry, blob in archives.iter_archive(data, archives.archive_root(data), with_bytes=True):
@@ -86,7 +90,7 @@ def write_photos(data: str, path: str) -> int:
     for start in range(0, len(blobs), 64):
         batch = preprocessing.preprocess_encoded(tf.constant(blobs[start:start + 64]))
         images.append(input_pipeline.to_uint8(batch).numpy())
-    keys = random_hash.filename_key(tf.constant(names)).numpy()
+    keys = per_image_random.filename_key(tf.constant(names)).numpy()
     np.savez(path, images=np.concatenate(images), keys=keys)
     return len(names)
 
@@ -97,11 +101,11 @@ def ours_worker(photos, chain: str, variant: str):
     import tensorflow as tf
 
     sys.path.insert(0, ROOT)
-    from components import augment
+    from components.trainer.augment import fused
 
-    spec = augment.FULL_SPEC if chain == "full" else augment.DEFAULT_SPEC
+    spec = fused.FULL_SPEC if chain == "full" else fused.DEFAULT_SPEC
     kwargs = {} if variant == "default" else {"variant": variant}
-    augmenter = augment.make_augmenter(spec, SEED, SIZE, batch_size=BATCH, **kwargs)
+    augmenter = fused.make_augmenter(spec, SEED, SIZE, batch_size=BATCH, **kwargs)
     images, keys = tf.constant(photos["images"]), tf.constant(photos["keys"])
     count = int(images.shape[0])
 
@@ -121,13 +125,13 @@ def ours_worker(photos, chain: str, variant: str):
     return epoch, lambda: augmenter.path
 
 
-def _albumentations(chain: str, fused: bool):
+def _albumentations(chain: str, one_affine: bool):
     import albumentations as A
 
     flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
     if chain == "tutorial":
         return A.Compose([*flips, A.Rotate(limit=72, border_mode=REFLECT, p=1.0)])
-    if fused:
+    if one_affine:
         geometry = [A.Affine(rotate=(-72, 72), scale=(0.9, 1.1), translate_px=(-3, 3), border_mode=REFLECT, p=1.0)]
     else:
         geometry = [A.Rotate(limit=72, border_mode=REFLECT, p=1.0),
@@ -155,7 +159,7 @@ def alb_worker(photos, chain: str, variant: str):
 
     images = photos["images"]
     count = len(images)
-    transform = _albumentations(chain, fused=variant == "fused")
+    transform = _albumentations(chain, one_affine=variant == "fused")
     rng = np.random.default_rng(SEED)
     pool = None
     if variant == "pool":
@@ -234,7 +238,7 @@ def main() -> None:
     parser.add_argument("--markdown", default="")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers-python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"))
-    parser.add_argument("--ours", default="default", help="comma-separated pass variants of ours (augment.VARIANTS)")
+    parser.add_argument("--ours", default="default", help="comma-separated pass variants of ours (fused.VARIANTS)")
     parser.add_argument("--chains", default=",".join(CHAINS))
     parser.add_argument("--peers", default="loop,pool,fused", help="albumentations variants (loop, pool, fused)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

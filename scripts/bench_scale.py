@@ -16,60 +16,24 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 
-import psutil
+from pipeline import metadata
+from pipeline.bench.memory import RssSampler
 
 INTERVAL = 0.2
 
 
-class TreeMemory:
-    """Samples (time, RSS summed over this process and its descendants) in a thread."""
-
-    def __init__(self) -> None:
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def tree_rss() -> int:
-        me = psutil.Process()
-        total = 0
-        for process in [me, *me.children(recursive=True)]:
-            try:
-                total += process.memory_info().rss
-            except psutil.Error:  # exited between listing and reading
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((time.time(), self.tree_rss()))
-            self._stop.wait(INTERVAL)
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def peak_mib(self, start: float, end: float) -> float:
-        inside = [rss for t, rss in self.samples if start <= t <= end]
-        return round(max(inside, default=0) / 2**20, 1)
-
-
 def run_one(data: str, work_dir: str, beam_args: list[str]) -> dict:
-    from pipeline import configs, local_runner
+    from pipeline import configs
+    from pipeline.runners import local
 
     config = configs.RunConfig(data=data, output=work_dir, beam_args=beam_args)
     started = time.time()
-    with TreeMemory() as memory:
-        summary = local_runner.run(config, stop_after="Transform", enable_cache=False)
+    with RssSampler(INTERVAL, tree=True) as memory:
+        summary = local.run(config, stop_after="Transform", enable_cache=False)
     ended = time.time()
-    nodes = local_runner.read_run(config.metadata_path, started)
+    nodes = metadata.read_run(config.metadata_path, started)
     stages = {
         name: {"seconds": node["seconds"], "peak_mib": memory.peak_mib(node["started"], node["ended"])}
         for name, node in sorted(nodes.items(), key=lambda kv: kv[1]["started"])

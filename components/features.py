@@ -1,0 +1,63 @@
+"""What every stage agrees on: the feature keys, the image size, the class names and the limits.
+
+One place, so that the keys ExampleGen writes are the keys Transform, the
+Trainer and the serving signatures read; and so that a photo ExampleGen ingests
+is never refused by the schema check or by the serving model, and a request the
+model answers could have been ingested (`tests/components/test_limits.py` checks
+that `schemas/schema.pbtxt` agrees).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# The tf.Example features ExampleGen writes: the photo's untouched bytes, its
+# label index and its path below the source (the split is a hash of it).
+IMAGE_KEY = "image"
+LABEL_KEY = "label"
+FILENAME_KEY = "filename"
+# What Transform gives the model: 180x180 RGB floats in [0, 1].
+TRANSFORMED_IMAGE_KEY = "image_xf"
+IMAGE_SIZE = 180
+
+# The TFDS tf_flowers order (tfds.builder('tf_flowers').info.features['label'].names).
+TF_FLOWERS_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+
+# The share of a source's files that may be quarantined before ExampleGen fails
+# (`--max-quarantined`): a few bad files are listed and the run goes on.
+DEFAULT_MAX_QUARANTINE_FRACTION = 0.01
+
+# Bytes per file: the schema's `image_domain.max_image_byte_size`. Checked from
+# the file system (or the archive's member header) before a byte is read; a
+# phone photo is 2-10 MB.
+MAX_FILE_BYTES = 20_000_000
+
+# Decoded pixels (width x height, every frame of a GIF counted): 50 megapixels,
+# more than any camera photo a classifier is trained on, and small enough that a
+# decode (about 150 MB as RGB uint8) never threatens a worker or a server.
+MAX_PIXELS = 50_000_000
+
+# Frames of a GIF: TensorFlow decodes every frame even when only the first is
+# kept, so frames are counted from the GIF's block structure before a decode.
+MAX_GIF_FRAMES = 100
+
+# Bytes of one extended tar header (a pax header, a GNU long name or long link):
+# a real one holds a path and a few attributes, a few KB at most. Python's
+# tarfile would read any size whole; `components.ingest.sources.tar_stream`
+# skips a larger one unread and its member is quarantined.
+MAX_TAR_HEADER_BYTES = 256 * 1024
+
+
+def class_names_for(folders: Iterable[str]) -> tuple[str, ...]:
+    """The label vocabulary for a dataset whose class folders are `folders`.
+
+    A dataset whose classes are all tf_flowers classes gets the full TFDS order,
+    so a model trained on a folder, on the `.tgz` or on `tfds:tf_flowers` gives
+    every flower the same index. Any other dataset gets its folder names sorted.
+    """
+    names = sorted(set(folders))
+    if not names:
+        raise ValueError("no class folders found: expected <root>/<class>/<image file>")
+    if set(names) <= set(TF_FLOWERS_CLASSES):
+        return TF_FLOWERS_CLASSES
+    return tuple(names)

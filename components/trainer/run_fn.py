@@ -1,0 +1,171 @@
+"""The Trainer's run_fn: the tf.data input (`components.trainer.input_pipeline`), then Keras fit.
+
+The input applies the Transform graph to ExampleGen's raw examples, caches the
+result as uint8, shuffles, batches, augments the training batches only in one
+XLA-compiled pass (`components.trainer.augment.fused`) and prefetches, so the accelerator
+never waits on the CPU. The served model carries the same Transform graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from components import progress
+from components.trainer import curves, input_pipeline, serving, tf_data_service, warm_start, watchdog
+from components.trainer import model as model_lib
+from components.trainer.augment import fused
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The Trainer's settings, carried in the component's custom_config."""
+
+    class_names: tuple[str, ...]
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 42
+    augmentation: str = fused.DEFAULT_SPEC
+    shuffle_buffer: int = 0  # 0: the whole training split
+    cache: str = "auto"
+    xla: bool = True
+    precision: str = "auto"
+    devices: tuple[str, ...] = ()
+    lr_schedule: str = "constant"
+    patience: int = 0
+    data_service: str = ""  # grpc://HOST:PORT: augment on tf.data service workers
+    warm_start: bool = False  # start from fn_args.base_model's weights, when there is one
+    service_stall_seconds: float = 600.0  # fail when the service sends no batch for this long
+
+    @classmethod
+    def from_custom_config(cls, config: dict[str, Any]) -> TrainConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in config.items() if k in fields}
+        values["class_names"] = tuple(values["class_names"])
+        values["devices"] = tuple(values.get("devices", ()))
+        return cls(**values)
+
+    def input_config(self, cache_dir: str = "") -> input_pipeline.InputConfig:
+        return input_pipeline.InputConfig(
+            batch_size=self.batch_size, seed=self.seed, augmentation=self.augmentation,
+            shuffle_buffer=self.shuffle_buffer, cache=self.cache, cache_dir=cache_dir, xla=self.xla,
+        )
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A constant rate, or cosine decay to zero over the whole run."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
+    raise ValueError(f"lr_schedule must be constant or cosine, not {config.lr_schedule!r}")
+
+
+def callbacks(config: TrainConfig, log_dir: str) -> list:
+    """TensorBoard logs always; early stopping on eval accuracy when `patience` > 0."""
+    result = [keras.callbacks.TensorBoard(log_dir=log_dir), progress.TrainingProgress(config.batch_size)]
+    if config.patience > 0:
+        result.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=True
+            )
+        )
+    return result
+
+
+def _test_split(train_patterns) -> list[str]:
+    """The test split of every examples artifact (a window of spans has several)."""
+    # TFX hands each split over as "<artifact uri>/Split-<name>/*", one per artifact.
+    patterns = [train_patterns] if isinstance(train_patterns, str) else list(train_patterns)
+    return [os.path.join(os.path.dirname(os.path.dirname(p)), "Split-test", "*") for p in patterns]
+
+
+def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_files = input_pipeline.list_files(fn_args.train_files)
+    train_count = input_pipeline.count_records(train_files)
+    steps_per_epoch = max(1, math.ceil(train_count / config.batch_size))
+    cache_dir = os.path.join(fn_args.model_run_dir, "input_cache")
+    inputs = config.input_config(cache_dir)
+    augmenter = input_pipeline.make_augmenter(inputs)
+    if config.data_service:
+        service = tf_data_service.check_reachable(config.data_service)
+        train_ds = input_pipeline.service_train_dataset(
+            train_files, tft_output, inputs, config.epochs, train_count, service, augmenter
+        )
+    else:
+        train_ds = input_pipeline.train_dataset(train_files, tft_output, inputs, train_count, augmenter)
+    eval_ds = input_pipeline.eval_dataset(fn_args.eval_files, tft_output, inputs)
+
+    keras.utils.set_random_seed(config.seed)
+    policy = model_lib.precision_policy(config.precision)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        strategy = model_lib.choose_strategy(list(config.devices))
+        with strategy.scope():
+            model = model_lib.build_model(len(config.class_names), learning_rate(config, steps_per_epoch))
+            base_model = fn_args.base_model if config.warm_start else None
+            if base_model:
+                warm_start.load_base_weights(model, base_model, config.class_names)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    def fit(extra_callbacks):
+        return model.fit(
+            train_ds,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=eval_ds,
+            callbacks=callbacks(config, fn_args.model_run_dir) + extra_callbacks,
+            verbose=2,
+        )
+
+    try:
+        if config.data_service:
+            history = watchdog.fit_watched(fit, config.service_stall_seconds, f"tf.data service {config.data_service}")
+        else:
+            history = fit([])
+    finally:
+        if tf.io.gfile.exists(cache_dir):
+            tf.io.gfile.rmtree(cache_dir)
+    test_pattern = [p for p in _test_split(fn_args.train_files) if tf.io.gfile.glob(p)]
+    test_accuracy = None
+    if test_pattern:
+        test_ds = input_pipeline.eval_dataset(test_pattern, tft_output, inputs)
+        _, test_accuracy = model.evaluate(test_ds, verbose=0)
+    signatures = serving.make_signatures(model, tft_output, config.class_names)
+    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    warm_start.write_class_names(fn_args.serving_model_dir, config.class_names)
+    metrics = {
+        "train_examples": train_count,
+        "epochs": config.epochs,
+        "precision": policy,
+        "replicas": strategy.num_replicas_in_sync,
+        **input_pipeline.describe(inputs, augmenter),
+        "data_service": config.data_service or None,
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "train_artifacts": len(fn_args.train_files),
+        "warm_started_from": base_model,
+    }
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, curves.METRICS_FILE), "w") as f:
+        json.dump(metrics, f, indent=2)
+    curves.plot_history(metrics["history"], os.path.join(fn_args.model_run_dir, curves.CURVES_FILE))
+    return metrics
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point (GenericExecutor)."""
+    from components import code_fingerprints
+
+    custom_config = fn_args.custom_config or {}
+    code_fingerprints.check_image_code("Trainer", custom_config.get("code_fingerprint", ""))
+    train_and_export(fn_args, TrainConfig.from_custom_config(custom_config))

@@ -1,0 +1,200 @@
+"""`python -m pipeline` / `flowers`: the product's command line.
+
+This module only parses flags. Arguments are checked (`pipeline.cli.validate`)
+before anything heavy is imported; each command then runs in its own module's
+`main(args, console)`, inside a console session that sends library output to a
+log file (`pipeline.cli.console`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from components import features
+from pipeline import paths
+from pipeline.cli import console as console_lib
+from pipeline.cli import data_service, preflight, validate
+
+COMMANDS = {
+    "run": "pipeline.cli.run",
+    "ingest": "pipeline.cli.run",
+    "preview": "pipeline.cli.preview",
+    "bench": "pipeline.cli.bench",
+    "compile": "pipeline.cli.compile",
+    "predict": "pipeline.cli.predict",
+    "data-service": "pipeline.cli.data_service",
+}
+# Flags whose default is RunConfig's: left None here so that parsing never
+# imports TensorFlow; --help looks the defaults up.
+_RUN_CONFIG_COMMANDS = ("run", "ingest", "compile", "preview")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        """One sentence and exit code 2, instead of the usage block."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help).\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default is None and self._prog.split()[-1] in _RUN_CONFIG_COMMANDS:
+            from pipeline import configs
+
+            default = getattr(configs.RunConfig, action.dest, None)
+        if action.option_strings and default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += f" (default: {default})"
+        return text.replace("%", "%%")
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=paths.SAMPLE_DATA,
+                        help="class folder, .tgz of one, or tfds:tf_flowers (default: the bundled sample)")
+    parser.add_argument("--output", default="out", help="where artifacts, metadata, logs and the report go")
+    parser.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
+                        help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--runner=DataflowRunner")
+    parser.add_argument("--max-quarantined", type=float,
+                        help="fail when more than this fraction of files is quarantined")
+    parser.add_argument("--schema-dir", default=paths.SCHEMA_DIR, help="a folder holding schema.pbtxt")
+    parser.add_argument("--tfds-data-dir", help="where TFDS keeps its downloads, for --data tfds:...")
+    parser.add_argument("--accept-drift", action="store_true", default=None,
+                        help="go on when the new span drifted from the previous one (recorded in the summary)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show library logs on the console too (they always go to the log file)")
+    parser = _Parser(prog="flowers", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common],
+                                   formatter_class=_HelpFormatter)
+
+    run = command("run", "the whole DAG with LocalDagRunner")
+    _add_run_flags(run)
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--augmentation", help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
+    run.add_argument("--learning-rate", type=float)
+    run.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    run.add_argument("--patience", type=int,
+                     help="stop when eval accuracy has not improved for this many epochs (0: never)")
+    run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
+    run.add_argument("--data-service", metavar="grpc://HOST:PORT",
+                     help="augment the training data on tf.data service workers (flowers data-service)")
+    run.add_argument("--spans", type=int, metavar="K",
+                     help="with --data ROOT of span-<N> folders: train on the last K spans (0: all)")
+    run.add_argument("--warm-start", action="store_true", default=None,
+                     help="start from the weights of the latest model, same schedule")
+
+    _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
+
+    preview = command("preview", "a 3x3 grid of one photo under the training augmentation")
+    preview.add_argument("--data", default=paths.SAMPLE_DATA)
+    preview.add_argument("--output", default="preview.png")
+    preview.add_argument("--seed", type=int)
+    preview.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
+
+    bench = command("bench", "input pipeline throughput beside the tutorial's pipelines")
+    bench.add_argument("--data", default=paths.SAMPLE_DATA)
+    bench.add_argument("--output", default="bench.json")
+    bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
+    bench.add_argument("--serving-model", help="instead: serving_images latency and batch throughput of this model")
+    bench.add_argument("--data-service", nargs="?", const="local", metavar="grpc://HOST:PORT",
+                       help="instead: the training input through tf.data service; alone, a local dispatcher "
+                            "with one and then two worker processes")
+    bench.add_argument("--warp", action="store_true",
+                       help="instead: one augmentation pass on a batch, TF's warp kernel vs ours with and without XLA")
+    bench.add_argument("--beam", action="store_true",
+                       help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
+
+    compile_ = command("compile", "the KFP v2 / Vertex AI Pipelines spec (JSON)")
+    compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
+                          help="both compile the same KFP v2 spec")
+    compile_.add_argument("--output", default="pipeline.json")
+    compile_.add_argument("--image", default="gcr.io/YOUR_PROJECT/flowers-tfx:latest",
+                          help="the image built from the Dockerfile")
+    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/flowers/tfx")
+    compile_.add_argument("--data", default="/pipeline/data/flower_photos_sample",
+                          help="as the components see it: gs://... or a path inside the image")
+    compile_.add_argument("--schema-dir", default="/pipeline/schemas")
+    compile_.add_argument("--serving-root", default="gs://YOUR_BUCKET/flowers",
+                          help="the Pusher writes SERVING_ROOT/serving_model/<version>")
+    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
+    compile_.add_argument("--epochs", type=int)
+    compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
+                          help="the Trainer augments on tf.data service workers at this dispatcher")
+    compile_.add_argument("--classes", default=",".join(features.TF_FLOWERS_CLASSES),
+                          help="comma-separated class names, in label order")
+    compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
+    compile_.add_argument("--vertex-region", default="us-central1")
+    compile_.add_argument("--machine-type", default="n1-standard-8")
+    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
+    compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--dry-run-local", metavar="DIR",
+                          help="instead: compile for DIR (pipeline and serving root) and run every task here")
+
+    data_service.add_parser(command("data-service", "tf.data service servers for the Trainer's input"))
+
+    predict = command("predict", "classify image files with a pushed model")
+    predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")
+    predict.add_argument("files", nargs="+")
+    return parser
+
+
+def _log_path(args: argparse.Namespace) -> str:
+    if args.command in ("run", "ingest"):
+        return console_lib.run_log_path(args.output)
+    if args.command == "bench":
+        return os.path.join(args.work_dir, "logs", "bench.log")
+    return console_lib.default_log_path(args.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        preflight.check(args)
+        args.listed_files = validate.check(args)
+    except validate.UsageError as err:
+        print(f"flowers {args.command}: {err}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        with console_lib.session(_log_path(args), verbose=args.verbose) as console:
+            return _run_command(args, console)
+    except console_lib.LogFileError as err:
+        print(f"flowers {args.command}: {err}.", file=sys.stderr, flush=True)
+        return 2
+    except OSError as err:  # the log itself could not be written
+        if not preflight.is_disk_full(err):
+            raise
+        print(preflight.disk_full_message(args.command, getattr(args, "output", None)), file=sys.stderr, flush=True)
+        return 1
+
+
+def _run_command(args: argparse.Namespace, console: console_lib.Console) -> int:
+    try:
+        return importlib.import_module(COMMANDS[args.command]).main(args, console)
+    except validate.UsageError as err:  # a value only the command's first step can check (predict's model)
+        console.error(f"flowers {args.command}: {err}")
+        return 2
+    except Exception as err:  # noqa: BLE001 - one line here, the traceback in the log
+        logging.getLogger(__name__).exception("flowers %s failed", args.command)
+        if preflight.is_disk_full(err):
+            console.error(preflight.disk_full_message(args.command, getattr(args, "output", None), console.log_path))
+            return 1
+        message = (str(err).strip().splitlines() or [""])[0][:300]
+        console.error(f"flowers {args.command}: {type(err).__name__}: {message} (log: {console.log_path})")
+        return 1
+
+if __name__ == "__main__":
+    sys.exit(main())

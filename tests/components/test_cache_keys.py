@@ -1,0 +1,81 @@
+"""The cache follows the data at any depth and the schema's content, and a failed
+run never presents an earlier run's report (the ingest DAG on 25 real photos)."""
+
+import os
+import shutil
+
+import pytest
+
+from pipeline import configs, metadata
+from pipeline.runners import local
+from tests.helpers import imagefiles
+
+INGEST_NODES = ("FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate")
+NESTED = os.path.join("daisy", "2024", "garden", "nested.jpg")  # four levels below the data root
+
+
+def _states(config) -> dict[str, str]:
+    nodes = metadata.read_run(config.metadata_path)
+    return {name: nodes[name]["state"] for name in INGEST_NODES}
+
+
+def _sample_photo(class_name: str) -> str:
+    folder = os.path.join(configs.SAMPLE_DATA, class_name)
+    return os.path.join(folder, sorted(os.listdir(folder))[0])
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory):
+    """Two classes of the sample plus one photo four levels deep, ingested twice."""
+    base = tmp_path_factory.mktemp("cache")
+    data = imagefiles.copy_sample_classes(base / "photos")
+    (data / NESTED).parent.mkdir(parents=True)
+    shutil.copy(_sample_photo("dandelion"), data / NESTED)  # no copy of another photo: duplicates are skipped
+    schema_dir = base / "schemas"
+    shutil.copytree(configs.SCHEMA_DIR, schema_dir)
+    config = configs.RunConfig(data=str(data), output=str(base / "out"), schema_dir=str(schema_dir))
+    report = local.ingest(config)
+    assert report["ingested_total"] == 25
+    assert set(_states(config).values()) == {"COMPLETE"}
+    local.ingest(config)
+    assert set(_states(config).values()) == {"CACHED"}
+    return config, data, schema_dir
+
+
+def test_changing_a_nested_photo_reruns_ingestion_but_not_the_schema(ingested):
+    config, data, _ = ingested
+    shutil.copy(_sample_photo("tulips"), data / NESTED)  # new bytes, new size
+    local.ingest(config)
+    states = _states(config)
+    assert states["ImportSchemaGen"] == "CACHED", states
+    for node in ("FileBasedExampleGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate"):
+        assert states[node] == "COMPLETE", states
+
+
+def test_editing_the_schema_reruns_what_reads_it_but_not_ingestion(ingested):
+    config, _, schema_dir = ingested
+    schema = schema_dir / "schema.pbtxt"
+    text = schema.read_text()
+    assert "max_image_byte_size: 20000000" in text
+    schema.write_text(text.replace("max_image_byte_size: 20000000", "max_image_byte_size: 19000000"))
+    local.ingest(config)
+    states = _states(config)
+    assert states["FileBasedExampleGen"] == "CACHED", states
+    for node in ("ImportSchemaGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate"):
+        assert states[node] == "COMPLETE", states
+    # The schema artifact holds the edited file, not the first one.
+    schema_artifact = metadata.read_run(config.metadata_path)["ImportSchemaGen"]["outputs"]["Schema"]
+    with open(os.path.join(schema_artifact.uri, "schema.pbtxt")) as f:
+        assert "max_image_byte_size: 19000000" in f.read()
+
+
+def test_a_failed_run_presents_no_earlier_report(ingested):
+    config, _, _ = ingested
+    report_path = os.path.join(config.output, "ingest_report.json")
+    summary_path = os.path.join(config.output, "run_summary.json")
+    assert os.path.exists(report_path) and os.path.exists(summary_path)
+    missing = configs.RunConfig(**{**vars(config), "data": os.path.join(config.output, "no_such_folder")})
+    with pytest.raises(Exception, match="no_such_folder"):
+        local.ingest(missing)
+    assert not os.path.exists(report_path)
+    assert not os.path.exists(summary_path)

@@ -1,0 +1,55 @@
+"""The 10x benchmark's tools: the data-set maker and the process-tree memory sampler."""
+
+import importlib.util
+import io
+import subprocess
+import sys
+import tarfile
+import time
+
+from pipeline import configs
+from pipeline.bench import memory
+from tests.helpers import imagefiles as images
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, configs.REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the worker pool pickles its functions by module name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_10x_reencodes_every_photo_at_ten_qualities(tmp_path):
+    archive = tmp_path / "photos.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for class_name in ("daisy", "roses"):
+            for i in range(2):
+                data = images.jpeg(32, 24, seed=i + (10 if class_name == "roses" else 0))
+                member = tarfile.TarInfo(f"flower_photos/{class_name}/p{i}.jpg")
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+        tar.addfile(tarfile.TarInfo("flower_photos/LICENSE.txt"), io.BytesIO(b""))
+    make_10x = _script("make_10x")
+    assert make_10x.main([str(archive), str(tmp_path / "out")]) == 0
+    x1 = sorted((tmp_path / "out" / "x1" / "flower_photos").rglob("*.jpg"))
+    x10 = sorted((tmp_path / "out" / "x10" / "flower_photos").rglob("*.jpg"))
+    assert len(x1) == 4 and len(x10) == 40
+    assert len({p.read_bytes() for p in x10}) == 40  # no byte-identical copies for the duplicate pass to drop
+    with tarfile.open(tmp_path / "out" / "x10.tgz") as tar:
+        assert len([m for m in tar if m.isfile()]) == 40
+
+
+def test_tree_memory_counts_child_processes():
+    before = memory.rss(tree=True)
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = b'x' * (300 << 20); time.sleep(30)"])
+    try:
+        deadline = time.time() + 20
+        grown = 0
+        while time.time() < deadline and grown < 250 << 20:
+            time.sleep(0.2)
+            grown = memory.rss(tree=True) - before
+        assert grown >= 250 << 20
+    finally:
+        child.kill()
+        child.wait()
