@@ -40,6 +40,8 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
             if execution.id in executions:
                 node_of[execution.id] = node.name.split(".", 1)[-1]
     events = store.get_events_by_execution_ids(list(executions))
+    # A resolver node records what it resolved as INTERNAL_OUTPUT events, a component as OUTPUT.
+    output_events = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INTERNAL_OUTPUT)
     artifact_ids = {e.artifact_id for e in events}
     artifacts = {a.id: a for a in store.get_artifacts_by_id(list(artifact_ids))}
     types = {t.id: t.name for t in store.get_artifact_types()}
@@ -50,7 +52,7 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         outputs, inputs = {}, {}
         for event in events:
-            if event.execution_id == execution_id and event.type == metadata_store_pb2.Event.OUTPUT:
+            if event.execution_id == execution_id and event.type in output_events:
                 artifact = artifacts[event.artifact_id]
                 outputs[types[artifact.type_id]] = artifact
             elif event.execution_id == execution_id and event.type == metadata_store_pb2.Event.INPUT:

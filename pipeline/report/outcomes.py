@@ -54,6 +54,12 @@ def anomalies(artifact: Any) -> list[str]:
 
 def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
     """A few words on what `outputs` (artifact type name -> MLMD artifact) hold."""
+    if node == "latest_model_resolver":
+        return "warm start from " + outputs["Model"].uri if "Model" in outputs else "no model yet: a cold start"
+    if node == "latest_blessed_model_resolver":
+        return "baseline: the latest blessed model" if "Model" in outputs else "no blessed model yet"
+    if node in ("span_window", "previous_span_statistics"):
+        return "resolved"
     if "Examples" in outputs and "TransformGraph" not in outputs:
         report = read_json(os.path.join(outputs["Examples"].uri, executor.REPORT_FILE))
         if report:
@@ -85,14 +91,6 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
         return "passed"
     if node == "DriftGate":
         return "passed" + drift_words(outputs)
-    if node == "latest_model_resolver":
-        return "warm start from " + outputs["Model"].uri if "Model" in outputs else "no model yet: a cold start"
-    if node in ("span_window", "previous_span_statistics"):
-        return "resolved"
-    if "Model" in outputs:
-        return "baseline: the latest blessed model"
-    if node == "latest_blessed_model_resolver":
-        return "no blessed model yet"
     return "done"
 
 

@@ -15,10 +15,12 @@ import shutil
 import pytest
 
 from pipeline import configs
+from pipeline.report import outcomes
 from pipeline.runners import local
 
 SAMPLE = configs.SAMPLE_DATA
 CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+RESOLVERS = ("latest_model_resolver", "span_window", "previous_span_statistics")
 
 
 def _span(root, night):
@@ -78,6 +80,8 @@ def nights(tmp_path_factory):
     _span(root, 3)
     result[3] = night("Trainer", spans=2, warm_start=True)
     result["config3"] = configs.RunConfig(**{**base, "spans": 2, "warm_start": True})
+    describe = outcomes.describer(result["config3"].metadata_path)
+    result["lines3"] = {node: describe(node) for node in RESOLVERS}
     result["cold"] = night("Trainer", spans=2)
     again = os.path.join("daisy", sorted(os.listdir(os.path.join(root, "span-1", "daisy")))[0])
     _skewed_span(root, 4, again)
@@ -183,3 +187,10 @@ def test_accept_drift_goes_on_and_is_recorded(nights):
         f"duplicate: byte-identical to span-1/{nights['again']} of an earlier span, which is kept"
     )
     assert report["ingested_total"] == 20 and report["duplicates"] == 1
+
+
+def test_the_resolver_lines_name_what_was_resolved(nights):
+    # Resolvers record what they resolved as INTERNAL_OUTPUT events, not OUTPUT ones.
+    lines = nights["lines3"]
+    assert lines["latest_model_resolver"] == "warm start from " + nights[3]["warm_start"]["from_model"]
+    assert lines["span_window"] == lines["previous_span_statistics"] == "resolved"

@@ -7,6 +7,8 @@ import sys
 import tarfile
 import time
 
+import pytest
+
 from pipeline import configs
 from pipeline.bench import memory
 from tests.helpers import imagefiles as images
@@ -53,3 +55,31 @@ def test_tree_memory_counts_child_processes():
     finally:
         child.kill()
         child.wait()
+
+
+def test_make_spans_deals_every_photo_to_one_span_with_each_class_split_evenly(tmp_path):
+    spans = _script("make_spans")
+    archive = tmp_path / "photos.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for c, class_name in enumerate(("daisy", "roses", "tulips")):
+            for i in range(6 + c):
+                data = images.jpeg(16, 16, seed=100 * c + i)
+                member = tarfile.TarInfo(f"flower_photos/{class_name}/p{i}.jpg")
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+        licence = tarfile.TarInfo("flower_photos/LICENSE.txt")
+        tar.addfile(licence, io.BytesIO(b""))
+    out = tmp_path / "spans"
+    assert spans.main([str(archive), str(out), "--spans", "3"]) == 0
+    per_span = {k: sorted(str(p.relative_to(out / f"span-{k}")) for p in (out / f"span-{k}").rglob("*.jpg"))
+                for k in (1, 2, 3)}
+    assert [len(v) for v in per_span.values()] == [7, 7, 7]
+    assert len({name for names in per_span.values() for name in names}) == 21  # each photo in one span
+    for names in per_span.values():  # daisy 6, roses 7, tulips 8: every span holds a third of each, within one
+        counts = [sum(n.startswith(c + "/") for n in names) for c in ("daisy", "roses", "tulips")]
+        assert counts[0] == 2 and 2 <= counts[1] <= 3 and 2 <= counts[2] <= 3
+    flat = tmp_path / "flat"
+    assert spans.main([str(archive), str(flat), "--flat"]) == 0
+    assert len(list(flat.rglob("*.jpg"))) == 21 and not (flat / "LICENSE.txt").exists()
+    with pytest.raises(SystemExit):  # a span already written is never written again
+        spans.main([str(archive), str(out), "--spans", "3", "--span", "2"])
