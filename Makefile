@@ -92,15 +92,19 @@ clean:
 
 # Our augmentation pass beside albumentations' (scripts/bench_peers.py). The peers run
 # from .venv-peers, a venv of their own (requirements-peers.lock), so the product's
-# lock never grows; ours from .venv.
+# lock never grows; ours from .venv. One peers venv per stack (.venv-peers-legacy on
+# the host, .venv-peers-current in the Debian 13 root), so the two never overwrite
+# each other in one checkout; results in out-bench/peers-$(STACK).*.
 PEERS_DATA ?= ../shared/data/flower_photos.tgz
-.venv-peers/.installed: requirements-peers.lock
-	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
-	@.venv-peers/bin/python -m pip install -q -r requirements-peers.lock > .venv-peers/pip.log 2>&1 \
-	  || { cat .venv-peers/pip.log; exit 1; }
+PEERS_VENV ?= .venv-peers-$(STACK)
+$(PEERS_VENV)/.installed: requirements-peers.lock
+	@$(PEERS_VENV)/bin/python -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(PYVER)"' 2>/dev/null \
+	  || { rm -rf $(PEERS_VENV); $(PYTHON) -m venv $(PEERS_VENV); }
+	@$(PEERS_VENV)/bin/python -m pip install -q -r requirements-peers.lock > $(PEERS_VENV)/pip.log 2>&1 \
+	  || { cat $(PEERS_VENV)/pip.log; exit 1; }
 	@touch $@
 
-bench-peers: $(STAMP) .venv-peers/.installed
+bench-peers: $(STAMP) $(PEERS_VENV)/.installed
 	@mkdir -p out-bench
-	@$(PY) scripts/bench_peers.py --data $(PEERS_DATA) --output out-bench/peers.json \
-	  --markdown out-bench/peers.md --ours default,values
+	@$(PY) scripts/bench_peers.py --data $(PEERS_DATA) --output out-bench/peers-$(STACK).json \
+	  --markdown out-bench/peers-$(STACK).md --ours default,values --peers-python $(PEERS_VENV)/bin/python $(ARGS)

@@ -31,6 +31,28 @@ earlier pass) is printed with it.
 - shear_rotation / pixel_geometry: rotation as three shears plus scale as two
   1-D resizes (five passes, each a 2-tap interpolation along rows or
   columns), against the pixel pass with the same geometric ops only.
+
+Second round (issue 23; `components.augment` now asks XLA for 512-bit vectors on
+TensorFlow 2.21, so compare widths with XLA_FLAGS=--xla_cpu_prefer_vector_width=256):
+
+- pixel_flat: the pixel pass gathering from the flattened batch with one
+  precomputed byte offset per corner (one clamp per gather instead of four).
+- pixel_lerp: three lerps per channel instead of four weights (each corner
+  byte used twice, so XLA stops fusing the gathers).
+- pixel_pack32 / pixel_pack32_nd: 10 bits a channel in one int32 (scale
+  255 x 4: whole uint8 values exact, others rounded to 1/1020), flat or
+  gather_nd gathers; a smaller word to write and unpack.
+- pixel_multi_output: three float planes out of one program, interleaved by a
+  second (XLA's CPU backend does not fuse them as one multi-output loop).
+- pixel_colour_after: the interpolated image materialized once (packed), the
+  colour map applied while unpacking.
+- pixel_swar*: each source pixel one int64 of three 21-bit lanes, four word
+  gathers and integer weights (sum 8192) per output pixel instead of twelve
+  byte gathers (SIMD within a register); `_one_program` computes the words
+  inside the warp's program, `3` materializes the interpolated words and does
+  lanes + colour as a loop over values, `_nd` uses gather_nd on [b, h, w].
+- pixel_words_only, unpack_only, coords_only, gathers_only, swar_source_only,
+  swar_total_only: pieces of the passes alone, to see where the time goes.
 """
 
 from __future__ import annotations
@@ -50,60 +72,52 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from components.trainer.augment import (
-    fused,  # noqa: E402
-    warp,
+from pass_variants_common import (  # noqa: E402
+    BATCH,
+    GEOMETRY_OPS,
+    OPS,
+    PIXELS,
+    SEED,
+    SIZE,
+    _bilinear,
+    _colour_after,
+    _coords,
+    _gather_values,
+    _setup,
+    _unpack,
+    jit,
+)
+from pass_variants_packed import (  # noqa: E402
+    pixel_colour_after,
+    pixel_flat,
+    pixel_lerp,
+    pixel_multi_output,
+    pixel_pack32,
+    pixel_words_only,
+    unpack_only,
+)
+from pass_variants_swar import (  # noqa: E402
+    coords_only,
+    gathers_only,
+    pixel_pack32_nd,
+    pixel_swar,
+    pixel_swar3,
+    pixel_swar3_nd,
+    pixel_swar3_unrolled,
+    pixel_swar_nd_pack32,
+    pixel_swar_one_program,
+    pixel_swar_pack32,
+    swar_source_only,
+    swar_total_only,
 )
 
-SIZE, BATCH, PIXELS, SEED = 180, 32, 180 * 180, 0
-OPS = fused.parse_spec(fused.FULL_SPEC)
-GEOMETRY_OPS = fused.parse_spec("rotate(0.2)|zoom(0.1)")
-jit = tf.function(jit_compile=True)
-
-
-def _setup(images, keys, epoch, ops=OPS, planar_mean=True):
-    """The draws as the pass makes them: geometric matrices [b, 3, 3], colour matrix and bias."""
-    draws, geometric, colours = fused._draws(keys, epoch, SEED, ops)
-    matrix = fused.geometry(tuple(ops[i] for i in geometric), [draws[i] for i in geometric], SIZE)
-    if planar_mean:
-        mean = fused._channel_means(images)
-    else:
-        mean = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2]) * (1.0 / 255.0)
-    colour, bias = fused.colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
-    return matrix, colour, bias
-
-
-def _colour_after(pixels, colour, bias):
-    """float [b, pixels, 3] in 0-255 -> the colour map as the earlier pass applies it, [b, h, w, 3]."""
-    return tf.reshape(warp.apply_colour(pixels * (1.0 / 255.0), colour, bias), [-1, SIZE, SIZE, 3])
-
-
-def _bilinear(corner, wx, wy):
-    """corner(i) is the value at corner i (tl, tr, bl, br); each used once."""
-    return (corner(0) * ((1 - wx) * (1 - wy)) + corner(1) * (wx * (1 - wy))
-            + corner(2) * ((1 - wx) * wy) + corner(3) * (wx * wy))
+from components.trainer.augment import fused, warp  # noqa: E402
 
 
 @jit
 def values_planar_mean(images, keys, epoch):
     matrix, colour, bias = _setup(images, keys, epoch)
     return warp.apply_colour(warp.warp_bilinear(images, matrix) * (1.0 / 255.0), colour, bias)
-
-
-@jit
-def _coords(matrix):
-    return warp._corners(matrix, SIZE)
-
-
-@jit
-def _gather_values(images, colour, bias, y0, y1, x0, x1, wx, wy):
-    pairs = [(y0, x0), (y0, x1), (y1, x0), (y1, x1)]
-
-    def corner(i):
-        index = tf.stack(pairs[i], axis=-1)
-        return tf.cast(tf.gather_nd(images, index, batch_dims=1), tf.float32)
-
-    return _colour_after(_bilinear(corner, wx[..., None], wy[..., None]), colour, bias)
 
 
 _setup_program = jit(_setup)
@@ -174,7 +188,6 @@ def _fixed_point_words(images, keys, epoch):
     return warp.pack([channel(c) for c in range(3)], colour, bias)
 
 
-_unpack = tf.function(lambda words: warp.unpack(words, SIZE), jit_compile=True)
 
 
 def pixel_fixed_point(images, keys, epoch):
@@ -214,12 +227,21 @@ def shear_rotation(images, keys, epoch):
 
 def variants():
     values = fused.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH, variant="values")
-    pixel = fused.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH)
-    pixel_geometry = fused.make_augmenter(GEOMETRY_OPS, SEED, SIZE, batch_size=BATCH)
+    pixel = fused.make_augmenter(OPS, SEED, SIZE, batch_size=BATCH, variant="pixel")
+    pixel_geometry = fused.make_augmenter(GEOMETRY_OPS, SEED, SIZE, batch_size=BATCH, variant="pixel")
     return {"values": values, "values_planar_mean": values_planar_mean, "coords_program": coords_program,
             "rgbx_words": rgbx_words, "pair_words": pair_words, "planar_colour_first": planar_colour_first,
             "pixel": pixel, "pixel_fixed_point": pixel_fixed_point,
-            "shear_rotation": shear_rotation, "pixel_geometry": pixel_geometry}
+            "shear_rotation": shear_rotation, "pixel_geometry": pixel_geometry,
+            "pixel_flat": pixel_flat, "pixel_lerp": pixel_lerp, "pixel_pack32": pixel_pack32,
+            "pixel_multi_output": pixel_multi_output, "pixel_colour_after": pixel_colour_after,
+            "pixel_words_only": pixel_words_only, "unpack_only": unpack_only,
+            "pixel_swar": pixel_swar, "pixel_swar_pack32": pixel_swar_pack32,
+            "pixel_swar_one_program": pixel_swar_one_program, "pixel_swar3": pixel_swar3,
+            "pixel_swar3_unrolled": pixel_swar3_unrolled, "pixel_pack32_nd": pixel_pack32_nd,
+            "pixel_swar3_nd": pixel_swar3_nd, "pixel_swar_nd_pack32": pixel_swar_nd_pack32,
+            "swar_source_only": swar_source_only, "swar_total_only": swar_total_only,
+            "coords_only": coords_only, "gathers_only": gathers_only}
 
 
 def main() -> None:
@@ -239,7 +261,8 @@ def main() -> None:
     difference = {}
     for name, call in calls.items():
         out = call(images, keys, first).numpy()
-        same_ops = name not in ("shear_rotation", "pixel_geometry")
+        same_ops = name not in ("shear_rotation", "pixel_geometry", "pixel_words_only", "unpack_only",
+                                "swar_source_only", "swar_total_only", "coords_only", "gathers_only")
         difference[name] = float(np.abs(out - reference).max()) * 255.0 if same_ops else None
     rates: dict[str, list[tuple[float, float]]] = {name: [] for name in calls}
     for _ in range(args.rounds):

@@ -4,8 +4,8 @@ The albumentations side runs from its own small virtualenv (numpy, OpenCV,
 albumentations and what they need, `requirements-peers.lock`), so the
 product's lock and its TFX resolution never see OpenCV or pydantic 2:
 
-    python3 -m venv .venv-peers
-    .venv-peers/bin/pip install -r requirements-peers.lock
+    python3 -m venv .venv-peers-legacy        # make bench-peers: one per stack
+    .venv-peers-legacy/bin/pip install -r requirements-peers.lock
     TF_USE_LEGACY_KERAS=1 .venv/bin/python scripts/bench_peers.py \\
         --data ../shared/data/flower_photos.tgz --output peers.json --markdown peers.md
 
@@ -14,7 +14,7 @@ This process (the project's .venv) reads the archive as ExampleGen does
 keeps the 2,928 training photos decoded and resized by the Transform graph's
 own `preprocess_encoded` as uint8 180x180, and writes them to one .npy file.
 Every pipeline then runs in its own long-lived worker process (ours from
-.venv, albumentations' from .venv-peers), warmed up by one epoch; the workers
+.venv, albumentations' from .venv-peers-<stack>), warmed up by one epoch; the workers
 take turns, one epoch (91 batches of 32, float32 [0, 1] out) each per round.
 A worker reports its wall time and its CPU time (user + system, `os.times`,
 all threads; a pool's worker processes read from /proc), so images per
@@ -25,9 +25,9 @@ augmenter mapped in parallel, prefetch); albumentations' per-image loop
 (`alb_loop`, one Compose per image, the batch stacked and scaled);
 `alb_pool` (the same loop in a 2-process pool, uint8 batches sent back);
 `alb_fused` (flips, one `Affine` for rotate + scale + shift, then colour).
-NVIDIA DALI's CPU pipeline is not included: it was not tried in the time the
-first measurement had (`nvidia-dali-cuda120` is on PyPI; a worker for it
-would be one more `side` here). The chains, op by op (FULL_SPEC):
+NVIDIA DALI's CPU pipeline runs too with `--dali cpuN` (N threads) when
+`nvidia-dali-cuda120` is installed in the peers' venv (424 MB, so not in the
+lock; `scripts/peer_workers.py`). The chains, op by op (FULL_SPEC):
 flips both ways; `Rotate(72, reflect)`; `Affine(scale 0.9-1.1, reflect)`;
 `PadIfNeeded(186, reflect)` + `RandomCrop(180)`; `RandomBrightnessContrast`
 (brightness +-0.2 of the maximum, contrast off); `ColorJitter` (contrast and
@@ -47,9 +47,9 @@ import sys
 import tempfile
 import time
 
+from peer_workers import BATCH, SEED, SIZE, alb_worker, dali_worker
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIZE, BATCH, SEED = 180, 32, 42
-REFLECT = 2  # cv2.BORDER_REFLECT: d c b a | a b c d, the fill of ours
 CHAINS = ("full", "tutorial")
 
 
@@ -96,7 +96,7 @@ def write_photos(data: str, path: str) -> int:
 
 
 # ---------------------------------------------------------------- workers
-def ours_worker(photos, chain: str, variant: str):
+def ours_worker(photos, chain: str, variant: str, per_epoch: bool = False):
     import numpy as np
     import tensorflow as tf
 
@@ -109,82 +109,38 @@ def ours_worker(photos, chain: str, variant: str):
     images, keys = tf.constant(photos["images"]), tf.constant(photos["keys"])
     count = int(images.shape[0])
 
-    def epoch(number: int) -> int:
-        def batch(index):
-            epochs = tf.fill(tf.shape(index), tf.constant(number, tf.int64))
-            return augmenter(tf.gather(images, index), tf.gather(keys, index), epochs)
+    # One dataset for the whole run, as the Trainer builds its input once: a new one per
+    # epoch (tracing and instantiating its map function anew) cost 10-13% more CPU time
+    # per image here (measured), which the Trainer never pays. The epoch number reaches
+    # the map function through a variable; the shuffle reshuffles on each iteration.
+    current = tf.Variable(0, dtype=tf.int64, trainable=False)
 
-        dataset = tf.data.Dataset.range(count).shuffle(count, seed=number).batch(BATCH, drop_remainder=True)
-        dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def batch(index):
+        epochs = tf.fill(tf.shape(index), current.read_value())
+        return augmenter(tf.gather(images, index), tf.gather(keys, index), epochs)
+
+    dataset = tf.data.Dataset.range(count).shuffle(count, seed=SEED, reshuffle_each_iteration=True)
+    dataset = dataset.batch(BATCH, drop_remainder=True)
+    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if per_epoch:  # the first measurements' way, kept to compare (`--ours-dataset per-epoch`)
+        def per_epoch_dataset(number):
+            def batch(index):
+                epochs = tf.fill(tf.shape(index), tf.constant(number, tf.int64))
+                return augmenter(tf.gather(images, index), tf.gather(keys, index), epochs)
+
+            rebuilt = tf.data.Dataset.range(count).shuffle(count, seed=number).batch(BATCH, drop_remainder=True)
+            return rebuilt.map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def epoch(number: int) -> int:
+        current.assign(number)
         seen = 0
-        for out in dataset:
+        out = None
+        for out in per_epoch_dataset(number) if per_epoch else dataset:
             seen += int(out.shape[0])
         assert out.dtype == tf.float32 and np.isfinite(out.numpy()).all()
         return seen
 
     return epoch, lambda: augmenter.path
-
-
-def _albumentations(chain: str, one_affine: bool):
-    import albumentations as A
-
-    flips = [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
-    if chain == "tutorial":
-        return A.Compose([*flips, A.Rotate(limit=72, border_mode=REFLECT, p=1.0)])
-    if one_affine:
-        geometry = [A.Affine(rotate=(-72, 72), scale=(0.9, 1.1), translate_px=(-3, 3), border_mode=REFLECT, p=1.0)]
-    else:
-        geometry = [A.Rotate(limit=72, border_mode=REFLECT, p=1.0),
-                    A.Affine(scale=(0.9, 1.1), border_mode=REFLECT, p=1.0),
-                    A.PadIfNeeded(SIZE + 6, SIZE + 6, border_mode=REFLECT, p=1.0),
-                    A.RandomCrop(SIZE, SIZE, p=1.0)]
-    colour = [A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.0, brightness_by_max=True, p=1.0),
-              A.ColorJitter(brightness=(1.0, 1.0), contrast=(0.8, 1.2), saturation=(0.8, 1.2), hue=0.0, p=1.0),
-              A.InvertImg(p=0.05)]
-    return A.Compose([*flips, *geometry, *colour])
-
-
-_POOL_STATE: dict = {}
-
-
-def _pool_batch(index):
-    transform, images = _POOL_STATE["transform"], _POOL_STATE["images"]
-    import numpy as np
-
-    return np.stack([transform(image=images[i])["image"] for i in index])
-
-
-def alb_worker(photos, chain: str, variant: str):
-    import numpy as np
-
-    images = photos["images"]
-    count = len(images)
-    transform = _albumentations(chain, one_affine=variant == "fused")
-    rng = np.random.default_rng(SEED)
-    pool = None
-    if variant == "pool":
-        import multiprocessing
-
-        _POOL_STATE.update(transform=transform, images=images)  # inherited by fork
-        pool = multiprocessing.get_context("fork").Pool(2)
-
-    def to_float(batch):
-        return np.multiply(batch, np.float32(1.0 / 255.0), dtype=np.float32)
-
-    def epoch(number: int) -> int:
-        order = rng.permutation(count)
-        batches = [order[i:i + BATCH] for i in range(0, count - BATCH + 1, BATCH)]
-        if pool is None:
-            outs = (to_float(np.stack([transform(image=images[i])["image"] for i in b])) for b in batches)
-        else:
-            outs = (to_float(b) for b in pool.imap(_pool_batch, batches))
-        seen = 0
-        for out in outs:
-            seen += out.shape[0]
-        return seen
-
-    children = (lambda: [p.pid for p in pool._pool]) if pool else (lambda: [])
-    return epoch, children
 
 
 def worker(name: str, photos_path: str) -> None:
@@ -193,10 +149,12 @@ def worker(name: str, photos_path: str) -> None:
 
     side, chain, variant = name.split(":")
     photos = dict(np.load(photos_path))
-    epoch, extra = (ours_worker if side == "ours" else alb_worker)(photos, chain, variant)
+    kwargs = {"per_epoch": os.environ.get("BENCH_PEERS_OURS_DATASET") == "per-epoch"} if side == "ours" else {}
+    epoch, extra = {"ours": ours_worker, "alb": alb_worker, "dali": dali_worker}[side](photos, chain, variant,
+                                                                                     **kwargs)
     epoch(0)  # warm-up: compiles, starts threads and pool workers
     info = extra() if side == "ours" else ""
-    print(json.dumps({"ready": name, "path": info}), flush=True)
+    print(json.dumps({"ready": name, "path": info, "xla_flags": os.environ.get("XLA_FLAGS", "")}), flush=True)
     number = 1
     for line in sys.stdin:
         if line.strip() != "run":
@@ -237,10 +195,15 @@ def main() -> None:
     parser.add_argument("--output", default="peers.json")
     parser.add_argument("--markdown", default="")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--peers-python", default=os.path.join(ROOT, ".venv-peers", "bin", "python"))
+    parser.add_argument("--peers-python", default=os.path.join(ROOT, ".venv-peers-legacy", "bin", "python"))
     parser.add_argument("--ours", default="default", help="comma-separated pass variants of ours (fused.VARIANTS)")
     parser.add_argument("--chains", default=",".join(CHAINS))
     parser.add_argument("--peers", default="loop,pool,fused", help="albumentations variants (loop, pool, fused)")
+    parser.add_argument("--dali", default="", help="DALI CPU variants, cpuN = N threads (e.g. cpu1,cpu2); "
+                        "needs nvidia-dali in the peers' venv")
+    parser.add_argument("--ours-dataset", choices=("once", "per-epoch"), default="once",
+                        help="ours' tf.data pipeline built once for the run (as the Trainer does) or anew "
+                             "each epoch (the first measurements)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--photos", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -253,10 +216,12 @@ def main() -> None:
     for chain in args.chains.split(","):
         names += [f"ours:{chain}:{v}" for v in args.ours.split(",")]
         names += [f"alb:{chain}:{v}" for v in args.peers.split(",") if v and (chain == "full" or v == "loop")]
+        names += [f"dali:{chain}:{v}" for v in args.dali.split(",") if v]
     with tempfile.TemporaryDirectory() as work:
         photos = os.path.join(work, "photos.npz")
         count = write_photos(args.data, photos)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1",
+                   BENCH_PEERS_OURS_DATASET=args.ours_dataset)
         workers, info = {}, {}
         for name in names:  # started one at a time, so warm-ups do not overlap
             python = sys.executable if name.startswith("ours") else args.peers_python
@@ -279,10 +244,12 @@ def main() -> None:
     ratios = {}
     for ours in (r for r in rows if r["pipeline"].startswith("ours")):
         chain = ours["pipeline"].split(":")[1]
-        for peer in (r for r in rows if r["pipeline"].startswith(f"alb:{chain}:")):
+        for peer in (r for r in rows if r["pipeline"].split(":")[0] != "ours" and r["pipeline"].split(":")[1] == chain):
             ratios[f"{ours['pipeline']} / {peer['pipeline']}"] = {
                 k: ours[k] / by_name[peer["pipeline"]][k] for k in ("images_per_s", "images_per_cpu_s")}
     report = {"photos": count, "batch": BATCH, "size": SIZE, "rounds": args.rounds, "cpus": os.cpu_count(),
+              "ours_dataset": args.ours_dataset,
+              "xla_flags": {n: i.get("xla_flags") for n, i in info.items() if n.startswith("ours")},
               "pipelines": rows, "ratios": {k: {m: round(v, 2) for m, v in r.items()} for k, r in ratios.items()},
               "ours_path": {n: i.get("path") for n, i in info.items() if n.startswith("ours")},
               "raw": rounds}

@@ -23,7 +23,9 @@ an int64 (21 bits each), then a second XLA program unpacks them to float32;
 the values are rounded to 1/(255 * 8192) on the way (under 5e-7; whole uint8
 values stay exact). "values": the earlier form, one loop over output values
 (each channel redoes the pixel's coordinates and gathers) and the colour map
-as a 3x3 matmul after it; about half the speed (docs/benchmarks.md).
+as a 3x3 matmul after it; about half the speed (docs/benchmarks.md) on a
+chain with colour ops, but on TensorFlow 2.21 the faster one for a chain
+without them, so `make_augmenter` picks it there ("auto", `auto_variant`).
 
 Where fusing changes a detail of the tutorial:
 - One fill mode for the whole warp (reflect), so the padding that `crop(n)`
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 
 import tensorflow as tf
 
@@ -57,6 +60,32 @@ __all__ = ["DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_
 VARIANTS = ("pixel", "values")
 
 _DRAWS_PER_OP = 2
+
+# XLA's CPU code generator vectorizes the pass with 256-bit vectors unless told to prefer
+# 512-bit ones; on this AVX-512 machine that ran the per-pixel pass 13-16% faster per
+# CPU-second under TensorFlow 2.21 (docs/benchmarks.md), with the same values. XLA reads
+# XLA_FLAGS once, at its first compile, so it is added here, at import. TensorFlow 2.16's
+# XLA does not know the flag (and aborts on unknown flags), hence the version gate; a
+# prefer_vector_width already in XLA_FLAGS is left as it is. Only the code generation
+# changes: the pass is the same ops, serialized the same.
+XLA_CPU_FLAGS = "--xla_cpu_prefer_vector_width=512"
+XLA_CPU_FLAGS_FROM = (2, 21)
+
+
+def _tf_version() -> tuple[int, ...]:
+    return tuple(int(part) for part in tf.__version__.split(".")[:2] if part.isdigit())
+
+
+def _prefer_wide_vectors() -> bool:
+    """Add XLA_CPU_FLAGS to XLA_FLAGS where this TensorFlow's XLA knows them; True if added."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _tf_version() < XLA_CPU_FLAGS_FROM or "xla_cpu_prefer_vector_width" in flags:
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_FLAGS}".strip()
+    return True
+
+
+_prefer_wide_vectors()
 
 
 def geometry(ops: tuple[Op, ...], draws: list[tf.Tensor], size: int) -> tf.Tensor:
@@ -152,6 +181,20 @@ def augment_batch(
     return warp.apply_colour(pixels, matrix, bias)
 
 
+# TensorFlow from which a chain without colour ops runs faster as the per-value pass.
+VALUES_FOR_GEOMETRY_FROM = (2, 21)
+
+
+def auto_variant(ops: tuple[Op, ...]) -> str:
+    """The faster pass for this chain here ("auto", `make_augmenter`'s default); both give the
+    same values within 1e-6. A chain without colour ops (the tutorial's flips and rotation)
+    needs no colour map, so the per-value pass has nothing to redo per channel but the
+    coordinates: under TensorFlow 2.21's XLA it ran 1.5x the per-pixel pass per CPU-second
+    there, under 2.16's 0.85x (docs/benchmarks.md). Every other chain: "pixel"."""
+    has_colour = any(registry.REGISTRY[op.name].kind == registry.COLOUR for op in ops)
+    return "values" if not has_colour and _tf_version() >= VALUES_FOR_GEOMETRY_FROM else "pixel"
+
+
 @dataclasses.dataclass(frozen=True)
 class Augmenter:
     """`augment_batch` for one spec and seed, XLA-compiled when `path == "xla"`."""
@@ -159,13 +202,14 @@ class Augmenter:
     fn: object
     path: str
     reason: str = ""
+    variant: str = ""
 
     def __call__(self, images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor) -> tf.Tensor:
         return self.fn(images, keys, epoch)
 
 
 def make_augmenter(
-    spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True, batch_size: int = 2, variant: str = "pixel"
+    spec: str | tuple[Op, ...], seed: int, size: int, xla: bool = True, batch_size: int = 2, variant: str = "auto"
 ) -> Augmenter:
     """Compile the chain with XLA, or fall back to plain TensorFlow and log why.
 
@@ -174,11 +218,14 @@ def make_augmenter(
     the training batches find the compiled program ready. The "pixel" variant
     is two XLA programs, the packed pass and its unpacking, called in turn from
     one (uncompiled) function: in one program XLA would fuse them back into a
-    loop over output values (`warp.warp_colour_packed`).
+    loop over output values (`warp.warp_colour_packed`). `variant` "auto" (the
+    default) picks the faster of the two for the chain (`auto_variant`).
     """
     ops = parse_spec(spec) if isinstance(spec, str) else tuple(spec)
+    if variant == "auto":
+        variant = auto_variant(ops)
     if variant not in VARIANTS:
-        raise ValueError(f"augmentation variant must be one of {VARIANTS}, got {variant!r}")
+        raise ValueError(f"augmentation variant must be one of {VARIANTS} or 'auto', got {variant!r}")
 
     def run(images, keys, epoch):
         return augment_batch(images, keys, epoch, seed, ops, variant)
@@ -190,7 +237,7 @@ def make_augmenter(
     ]
     plain = tf.function(run, input_signature=signature)
     if not xla:
-        return Augmenter(plain, "fallback", "XLA turned off")
+        return Augmenter(plain, "fallback", "XLA turned off", variant)
     if variant == "pixel":
         first = tf.function(lambda images, keys, epoch: packed_pass(images, keys, epoch, seed, ops),
                             input_signature=signature, jit_compile=True)
@@ -209,5 +256,5 @@ def make_augmenter(
     except (tf.errors.OpError, ValueError, NotImplementedError) as err:
         reason = " ".join(str(getattr(err, "message", err)).split())[:300]
         logging.getLogger(__name__).warning("augmentation: XLA cannot compile here (%s); using plain TF", reason)
-        return Augmenter(plain, "fallback", reason)
-    return Augmenter(compiled, "xla")
+        return Augmenter(plain, "fallback", reason, variant)
+    return Augmenter(compiled, "xla", variant=variant)

@@ -1,6 +1,7 @@
 """Each augmentation op keeps its tutorial meaning, checked on known images."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -198,9 +199,9 @@ def test_per_pixel_pass_stays_within_one_level_of_the_per_value_pass(spec):
     images = tf.constant(_noise(8, size=180))
     keys = tf.range(8, dtype=tf.int64)
     epochs = tf.fill([8], tf.constant(3, tf.int64))
-    pixel = fused.make_augmenter(spec, 5, 180, batch_size=8)
+    pixel = fused.make_augmenter(spec, 5, 180, batch_size=8, variant="pixel")
     values = fused.make_augmenter(spec, 5, 180, batch_size=8, variant="values")
-    assert pixel.path == values.path == "xla"
+    assert pixel.path == values.path == "xla" and (pixel.variant, values.variant) == ("pixel", "values")
     difference = np.abs(pixel(images, keys, epochs).numpy() - values(images, keys, epochs).numpy())
     assert difference.max() <= 1 / 255
     assert difference.mean() < 1e-5  # the same values bar float rounding, not merely close
@@ -227,3 +228,21 @@ def test_spec_round_trip():
     assert [op.name for op in ops] == names
     assert ops[1].args == (0.2,)
     assert math.isclose(ops[3].args[0], 6.0)
+
+
+def test_wide_vectors_are_asked_for_only_where_xla_knows_the_flag(monkeypatch):
+    """TensorFlow 2.16's XLA aborts on a flag it does not know; a width the user set is kept."""
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setattr(fused.tf, "__version__", "2.16.2")
+    assert not fused._prefer_wide_vectors() and "XLA_FLAGS" not in os.environ
+    monkeypatch.setattr(fused.tf, "__version__", "2.21.0")
+    assert fused._prefer_wide_vectors() and os.environ["XLA_FLAGS"] == fused.XLA_CPU_FLAGS
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
+    assert not fused._prefer_wide_vectors() and os.environ["XLA_FLAGS"] == "--xla_cpu_prefer_vector_width=256"
+
+
+def test_auto_picks_the_per_value_pass_only_for_chains_without_colour_on_newer_tensorflow(monkeypatch):
+    for version, geometric_only in (("2.16.2", "pixel"), ("2.21.0", "values")):
+        monkeypatch.setattr(fused.tf, "__version__", version)
+        assert fused.auto_variant(fused.parse_spec(fused.DEFAULT_SPEC)) == geometric_only
+        assert fused.auto_variant(fused.parse_spec(fused.FULL_SPEC)) == "pixel"
