@@ -12,7 +12,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from pipeline import cli, configs
+from pipeline import cli, configs, metadata
 
 
 def _store(path):
@@ -57,10 +57,10 @@ def test_killed_run_rerun_identically_resumes_from_the_trainer(tmp_path):
         cwd=configs.REPO_ROOT,
     )
     _kill_when_training(process, output)
-    metadata = os.path.join(output, "metadata.sqlite")
+    store_path = os.path.join(output, "metadata.sqlite")
 
-    store = _store(metadata)
-    killed = metadata.read_run(metadata)
+    store = _store(store_path)
+    killed = metadata.read_run(store_path)
     assert killed["Transform"]["state"] == "COMPLETE"
     assert killed["Trainer"]["state"] == "RUNNING"  # never finished, never published
     assert "Evaluator" not in killed and "Pusher" not in killed
@@ -84,7 +84,7 @@ def test_killed_run_rerun_identically_resumes_from_the_trainer(tmp_path):
     assert states["Trainer"] == ["RUNNING", "COMPLETE"], states
     assert states["Evaluator"] == ["COMPLETE"] and states["Pusher"] == ["COMPLETE"], states
 
-    resumed = metadata.read_run(metadata)
+    resumed = metadata.read_run(store_path)
     assert resumed["Trainer"]["execution_id"] != killed["Trainer"]["execution_id"]
     assert resumed["Transform"]["outputs"]["TransformGraph"].id == killed["Transform"]["outputs"]["TransformGraph"].id
     live = [a for a in store.get_artifacts_by_type("Model") if a.state == metadata_store_pb2.Artifact.LIVE]
