@@ -138,6 +138,15 @@ def pre_cache_check(invocation_json: str) -> None:
         output.artifacts[standard_component_specs.EXAMPLES_KEY].artifacts.add().CopyFrom(
             entrypoint.to_runtime_artifact(examples, name_from_id)
         )
+    # The entrypoint of a spec compiled without pipeline spec 2.1 (ours) reads its
+    # exec properties from the deprecated `parameters` field, not `parameter_values`:
+    # write both, or the executor never sees the span the driver resolved.
+    for key, value in output.parameter_values.items():
+        legacy = output.parameters[key]
+        if value.WhichOneof("kind") == "number_value":
+            legacy.int_value = int(value.number_value)
+        else:
+            legacy.string_value = value.string_value
     output_file = executor_input.outputs.output_file
     fileio.makedirs(os.path.dirname(output_file))
     with fileio.open(output_file, "wb") as f:

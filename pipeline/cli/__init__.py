@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--machine-type", default="n1-standard-8")
     compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
     compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--warm-start", action="store_true", default=None,
+                          help="start the Trainer from the weights of the latest model, same schedule")
+    compile_.add_argument("--accept-drift", action="store_true", default=None,
+                          help="go on when the new span drifted from the previous one")
     compile_.add_argument("--dry-run-local", metavar="DIR",
                           help="instead: compile for DIR (pipeline and serving root) and run every task here")
 

@@ -24,6 +24,10 @@ def main(args: argparse.Namespace, console: Console) -> int:
         config = dataclasses.replace(config, epochs=args.epochs)
     if args.data_service:
         config = dataclasses.replace(config, data_service=args.data_service)
+    if args.warm_start:
+        config = dataclasses.replace(config, warm_start=True)
+    if args.accept_drift:
+        config = dataclasses.replace(config, accept_drift=True)
     if args.dry_run_local:
         console.line(json.dumps(vertex_dry_run.dry_run_local(config, args.dry_run_local), indent=2))
         return 0

@@ -11,9 +11,26 @@ directory stands in for gs://. A task's driver (`lifecycle.preCacheCheck`, the
 FileBasedExampleGen's span and fingerprint) runs first with the same input;
 the launcher then copies the artifact properties it wrote into the task's
 output artifacts, and the entrypoint reads its updated parameters from the
-shared output file. There is no metadata store, so every dry run is a first
-run: resolver tasks (the latest blessed model) resolve to nothing, as on a
-pipeline's first run on Vertex.
+shared output file.
+
+In place of Vertex's metadata store, the dry run keeps a record of the
+artifacts every dry run produced, `dry_run_artifacts.json` beside the spec:
+each artifact's name, schema title, uri, metadata (custom properties such as
+`span` and `blessed`), state (LIVE) and the run and task that made it. It is
+an emulation of what the launcher asks the store, not a store: a resolver task
+(`executor.resolver.outputArtifactQueries` in the spec) resolves each query to
+the newest artifact of an earlier dry run of the same work dir that matches its
+filter, as a resolver task with no upstream task on Vertex runs as the job
+starts and sees only what earlier jobs made. The filters read are the ones
+TFX's compiler writes for our resolvers, joined by `AND`: `schema_title="..."`,
+`state=LIVE`, `metadata.<key>.number_value=<number>` and `name="..."` (whose
+`{{$.inputs.artifacts['<key>'].metadata['<key>']}}` placeholder is filled from
+the resolver's input artifact); any other clause stops the dry run with one
+sentence. So the first dry run in a work dir is a pipeline's first run (every
+resolver resolves to nothing), and the next one finds the previous run's
+statistics, latest model and latest blessed model. Not emulated: caching,
+pipeline contexts (the record is one pipeline's), and artifacts of other
+pipelines or runs made meanwhile.
 
 The working directory of every task is the repository, as /pipeline is in the
 image (Dockerfile WORKDIR), and paths under /pipeline in the spec are read from
@@ -37,6 +54,7 @@ from pipeline import configs
 
 IMAGE_WORKDIR = "/pipeline"
 ARTIFACT_NAME = "projects/local/locations/local/metadataStores/default/artifacts/{}"
+ARTIFACT_RECORD = "dry_run_artifacts.json"
 LOG_TAIL_LINES = 30
 
 
@@ -88,17 +106,61 @@ def _parameters(task_name: str, task: dict[str, Any]) -> tuple[dict, dict]:
     return legacy, plain
 
 
+class ArtifactRecord:
+    """What a metadata store would keep of the dry runs in one work dir: every artifact they produced.
+
+    A JSON file, `{"runs": [job ids], "artifacts": [...]}`, the artifacts in the
+    order they were published (the last is the newest). It is rewritten after
+    every task, so a run that stops keeps the artifacts of the tasks that ran,
+    as Vertex keeps them.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {"runs": [], "artifacts": []}
+        if os.path.exists(path):
+            self.data = _read_json(path, "an earlier dry run")
+
+    @property
+    def artifacts(self) -> list[dict[str, Any]]:
+        return self.data["artifacts"]
+
+    def next_id(self) -> int:
+        return max((artifact["id"] for artifact in self.artifacts), default=0) + 1
+
+    def add(self, entries: list[dict[str, Any]]) -> None:
+        self.artifacts.extend(entries)
+        self.save()
+
+    def save(self) -> None:
+        partial = self.path + ".partial"
+        with open(partial, "w") as f:
+            json.dump(self.data, f, indent=1, sort_keys=True)
+        os.replace(partial, self.path)
+
+
 class DryRun:
     """One dry run of a compiled job spec: the pipeline root, the artifacts made so far."""
 
-    def __init__(self, job: dict[str, Any]) -> None:
+    def __init__(self, job: dict[str, Any], record_path: str | None = None) -> None:
         self.spec = job["pipelineSpec"]
         self.root = job["runtimeConfig"]["gcsOutputDirectory"]
+        self.record = ArtifactRecord(record_path or os.path.join(os.path.dirname(self.root), ARTIFACT_RECORD))
+        # What the store held as the job started: a resolver task with no
+        # upstream task runs then, before this job has published anything.
+        self.earlier = list(self.record.artifacts)
         # A new job id per run, as Vertex gives each run its own task directories.
-        self.job_id = time.strftime("dry-run-%Y%m%d-%H%M%S")
+        job_id = time.strftime("dry-run-%Y%m%d-%H%M%S")
+        self.job_id, suffix = job_id, 1
+        while self.job_id in self.record.data["runs"] or os.path.exists(os.path.join(self.root, self.job_id)):
+            suffix += 1
+            self.job_id = f"{job_id}-{suffix}"
+        self.record.data["runs"].append(self.job_id)
         self.log_dir = os.path.join(self.root, self.job_id, "logs")
         self.produced: dict[str, dict[str, list[dict]]] = {}  # task -> output key -> artifacts
-        self._artifact_count = 0
+        self.resolved: dict[str, dict[str, list[str]]] = {}  # resolver task -> output key -> uris
+        # Artifact names go on from the earlier runs': Vertex's are unique in the store.
+        self._artifact_count = self.record.next_id() - 1
 
     def _component(self, task: dict[str, Any]) -> dict[str, Any]:
         return self.spec["components"][task["componentRef"]["name"]]
@@ -141,8 +203,10 @@ class DryRun:
         executor = self.spec["deploymentSpec"]["executors"][self._component(task)["executorLabel"]]
         executor_input = self.executor_input(task_name)
         if "resolver" in executor:
-            # No metadata store keeps earlier runs: the queries match nothing, as on a first run.
-            self.produced[task_name] = {key: [] for key in executor["resolver"]["outputArtifactQueries"]}
+            self.produced[task_name] = self.resolve(task_name, executor["resolver"], executor_input)
+            self.resolved[task_name] = {
+                key: [artifact["uri"] for artifact in artifacts] for key, artifacts in self.produced[task_name].items()
+            }
             return
         if "container" not in executor:
             raise ValueError(f"task {task_name}: executor kind {sorted(executor)} is not one the dry run runs "
@@ -164,6 +228,40 @@ class DryRun:
         for key in executor_input["outputs"]["artifacts"]:
             if key not in self.produced[task_name]:
                 raise RuntimeError(f"task {task_name}: {output_file} lists no artifact for output {key}")
+        self._publish(task_name, executor_input)
+
+    def _publish(self, task_name: str, executor_input: dict[str, Any]) -> None:
+        """Record the task's output artifacts, LIVE, as the launcher publishes them to the store."""
+        types = {key: listed["artifacts"][0]["type"] for key, listed in executor_input["outputs"]["artifacts"].items()}
+        entries = []
+        for key, artifacts in sorted(self.produced[task_name].items()):
+            for artifact in artifacts:
+                name = artifact.get("name", "")
+                entries.append({
+                    "id": int(name.rsplit("/", 1)[-1]) if name.startswith(ARTIFACT_NAME.format("")) else 0,
+                    "name": name,
+                    "schema_title": schema_title(types[key]),
+                    "type": types[key],
+                    "uri": artifact["uri"],
+                    "metadata": artifact.get("metadata", {}),
+                    "state": "LIVE",
+                    "run": self.job_id,
+                    "task": task_name,
+                    "output_key": key,
+                })
+        self.record.add(entries)
+
+    def resolve(self, task_name: str, resolver: dict[str, Any], executor_input: dict[str, Any]) -> dict[str, list]:
+        """Each query of a resolver task: the newest artifact of an earlier run that its filter matches, or none."""
+        outputs = {}
+        for key, query in sorted(resolver["outputArtifactQueries"].items()):
+            matches = parse_filter(task_name, query["filter"], executor_input["inputs"]["artifacts"])
+            found = [artifact for artifact in self.earlier if matches(artifact)]
+            outputs[key] = [
+                {"name": artifact["name"], "uri": artifact["uri"], "metadata": copy.deepcopy(artifact["metadata"])}
+                for artifact in found[-1:]
+            ]
+        return outputs
 
     def _run_process(self, label: str, container: dict[str, Any], executor_input: dict[str, Any]) -> None:
         command = [sys.executable if part == "python" else part for part in container["command"]]
@@ -196,6 +294,82 @@ def fill_placeholders(arg: str, executor_input: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(fill, arg)
 
 
+def schema_title(artifact_type: dict[str, Any]) -> str:
+    """The schema title of a spec's artifactType (`tfx.Model`): its schemaTitle, or the title of its instanceSchema."""
+    if "schemaTitle" in artifact_type:
+        return artifact_type["schemaTitle"]
+    title = re.search(r"^title: (\S+)$", artifact_type.get("instanceSchema", ""), re.MULTILINE)
+    if not title:
+        raise ValueError(f"artifact type {artifact_type} names no schema title")
+    return title.group(1)
+
+
+_FILTER_INPUT = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
+_CLAUSES = {
+    "schema_title": re.compile(r'schema_title="([^"]+)"'),
+    "state": re.compile(r"state=(LIVE)"),
+    "metadata": re.compile(r"metadata\.(\w+)\.number_value=(-?[0-9]+(?:\.[0-9]+)?)"),
+    "name": re.compile(r'name="([^"]*)"'),
+}
+NO_MATCH = object()
+
+
+def parse_filter(task_name: str, query: str, inputs: dict[str, Any]):
+    """A predicate on a recorded artifact for the resolver filter `query`, after its input placeholders are filled.
+
+    Only the clauses TFX's KFP v2 compiler writes for our resolvers are read
+    (see the module docstring); a clause of any other form raises ValueError.
+    A placeholder naming an input that resolved to nothing matches no artifact.
+    """
+    missing = False
+
+    def fill(match: re.Match) -> str:
+        nonlocal missing
+        input_key, property_key = match.groups()
+        if input_key not in inputs:
+            raise ValueError(f"task {task_name}: the resolver filter {query!r} names input {input_key!r}, "
+                             f"which the task does not have")
+        artifacts = inputs[input_key]["artifacts"]
+        if not artifacts:
+            missing = True
+            return ""
+        value = artifacts[0].get("metadata", {}).get(property_key)
+        if value is None:
+            raise ValueError(f"task {task_name}: the resolver filter {query!r} reads metadata {property_key!r} "
+                             f"of input {input_key!r}, which its artifact {artifacts[0].get('name')} does not have")
+        return str(value)
+
+    filled = _FILTER_INPUT.sub(fill, query)
+    tests = []
+    for clause in filled.split(" AND "):
+        kind = next((k for k, pattern in _CLAUSES.items() if pattern.fullmatch(clause.strip())), None)
+        if kind is None:
+            raise ValueError(
+                f"task {task_name}: the dry run does not understand {clause.strip()!r} in the resolver filter "
+                f"{query!r}; it reads only schema_title=\"...\", state=LIVE, metadata.<key>.number_value=<number> "
+                'and name="..." clauses joined by AND.'
+            )
+        groups = _CLAUSES[kind].fullmatch(clause.strip()).groups()
+        if kind == "schema_title":
+            tests.append(lambda a, title=groups[0]: a["schema_title"] == title)
+        elif kind == "state":
+            tests.append(lambda a, state=groups[0]: a["state"] == state)
+        elif kind == "metadata":
+            tests.append(lambda a, key=groups[0], number=float(groups[1]): _number(a["metadata"].get(key)) == number)
+        else:
+            tests.append(lambda a, name=groups[0]: a["name"] == name)
+    if missing:
+        return lambda artifact: False
+    return lambda artifact: all(test(artifact) for test in tests)
+
+
+def _number(value: Any) -> Any:
+    """A metadata value as a number, or NO_MATCH when it is none (`number_value` matches numbers only)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return NO_MATCH
+    return float(value)
+
+
 def _read_json(path: str, producer: str) -> dict[str, Any]:
     if not os.path.exists(path):
         raise RuntimeError(f"{producer} wrote no executor output at {path}")
@@ -204,10 +378,15 @@ def _read_json(path: str, producer: str) -> dict[str, Any]:
 
 
 def run_spec(spec_path: str) -> DryRun:
-    """Run every task of the compiled job spec at `spec_path`, in dependency order."""
+    """Run every task of the compiled job spec at `spec_path`, in dependency order.
+
+    The artifact record (`ARTIFACT_RECORD`) sits beside the spec: the
+    resolvers of this run read the earlier runs' artifacts from it, and this
+    run's artifacts are added to it.
+    """
     with open(spec_path) as f:
         job = json.load(f)
-    dry_run = DryRun(job)
+    dry_run = DryRun(job, os.path.join(os.path.dirname(os.path.abspath(spec_path)), ARTIFACT_RECORD))
     os.makedirs(dry_run.log_dir, exist_ok=True)
     for task_name in task_order(dry_run.spec["root"]["dag"]):
         print(f"dry run: {task_name}", flush=True)
@@ -232,5 +411,7 @@ def dry_run_local(config: configs.RunConfig, work_dir: str) -> dict[str, Any]:
         "spec": spec_path,
         "tasks": list(dry_run.produced),
         "logs": dry_run.log_dir,
+        "record": dry_run.record.path,
+        "resolved": dry_run.resolved,
         "pushed_model": pushed_model(dry_run),
     }

@@ -71,6 +71,9 @@ def test_the_example_gen_hook_fingerprints_every_file_where_it_runs(compiled):
     assert value == data_fingerprint.data_fingerprint(str(data))
     examples = first["artifacts"]["examples"]["artifacts"][0]
     assert examples["metadata"]["input_fingerprint"] == value and first["parameterValues"]["span"] == 0
+    # The entrypoint of our (pre-2.1) spec reads the deprecated `parameters`: the span is there too.
+    assert first["parameters"]["span"] == {"intValue": "0"}
+    assert first["parameters"]["input_fingerprint"] == {"stringValue": value}
     nested = data / "daisy" / "a" / "b" / "deep.jpg"
     nested.parent.mkdir(parents=True)
     nested.write_bytes(b"not yet a photo")
