@@ -17,20 +17,9 @@ import pytest
 from pipeline import configs
 from pipeline.report import outcomes
 from pipeline.runners import local
+from tests.helpers.spans import CLASSES, SAMPLE, write_span
 
-SAMPLE = configs.SAMPLE_DATA
-CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 RESOLVERS = ("latest_model_resolver", "span_window", "previous_span_statistics")
-
-
-def _span(root, night):
-    """Span `night` (1-3): every third photo of each class of the sample, 4 per class."""
-    for cls in CLASSES:
-        names = sorted(os.listdir(os.path.join(SAMPLE, cls)))
-        folder = os.path.join(root, f"span-{night}", cls)
-        os.makedirs(folder, exist_ok=True)
-        for name in names[night - 1 :: 3]:
-            shutil.copy(os.path.join(SAMPLE, cls, name), folder)
 
 
 def _skewed_span(root, night, again):
@@ -73,11 +62,11 @@ def nights(tmp_path_factory):
         return local.run(configs.RunConfig(**{**base, **kwargs}), stop_after=stop_after)
 
     result = {}
-    _span(root, 1)
+    write_span(root, 1)
     result[1] = night("Trainer", epochs=5)
-    _span(root, 2)
+    write_span(root, 2)
     result[2] = night("AnomaliesGate", spans=2)
-    _span(root, 3)
+    write_span(root, 3)
     result[3] = night("Trainer", spans=2, warm_start=True)
     result["config3"] = configs.RunConfig(**{**base, "spans": 2, "warm_start": True})
     describe = outcomes.describer(result["config3"].metadata_path)

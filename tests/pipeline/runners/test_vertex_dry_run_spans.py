@@ -13,26 +13,13 @@ no resolver over several artifacts): night 2's Trainer trains on span 2 alone.
 import glob
 import json
 import os
-import shutil
 import time
 
 import pytest
 
 from pipeline import configs
-from pipeline.runners import vertex_dry_run
-
-SAMPLE = configs.SAMPLE_DATA
-CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
-
-
-def _span(root, night):
-    """Span `night`: every third photo of each class of the sample, 4 per class (as tests/pipeline/test_nightly.py)."""
-    for cls in CLASSES:
-        names = sorted(os.listdir(os.path.join(SAMPLE, cls)))
-        folder = os.path.join(root, f"span-{night}", cls)
-        os.makedirs(folder, exist_ok=True)
-        for name in names[night - 1 :: 3]:
-            shutil.copy(os.path.join(SAMPLE, cls, name), folder)
+from pipeline.runners import dry_run_record, vertex_dry_run
+from tests.helpers.spans import write_span
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +28,12 @@ def nights(tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp("dry_run_spans"))
     config = configs.RunConfig(data=root, output=work_dir, epochs=1, batch_size=8, augmentation="",
                                min_accuracy=0.0, warm_start=True)
-    _span(root, 1)
+    write_span(root, 1)
     spec_path = vertex_dry_run.compile_local(config, work_dir)
     runs, seconds = {}, {}
     for night in (1, 2):
         if night == 2:
-            _span(root, 2)  # the same spec runs again: a schedule runs one compiled spec every night
+            write_span(root, 2)  # the same spec runs again: a schedule runs one compiled spec every night
         start = time.monotonic()
         runs[night] = vertex_dry_run.run_spec(spec_path)
         seconds[night] = round(time.monotonic() - start, 1)
@@ -116,7 +103,7 @@ def test_night_2_resolved_night_1s_artifacts(nights):
     # Night 2's Evaluator compared its model with night 1's, found by name from night 1's blessing.
     night_1_model = _output(one, "Trainer", "model")["name"]
     assert _output(two, "Evaluator", "blessing")["metadata"]["baseline_model_id"] == night_1_model
-    record = vertex_dry_run.ArtifactRecord(os.path.join(nights["work_dir"], vertex_dry_run.ARTIFACT_RECORD))
+    record = dry_run_record.ArtifactRecord(os.path.join(nights["work_dir"], dry_run_record.ARTIFACT_RECORD))
     assert record.data["runs"] == [one.job_id, two.job_id]
     assert {a["run"] for a in record.artifacts} == {one.job_id, two.job_id}
     assert len({a["name"] for a in record.artifacts}) == len(record.artifacts)  # names stay unique across runs
@@ -155,19 +142,19 @@ def test_the_kfp_trainer_trains_on_the_runs_own_span_only(nights):
 
 def test_a_filter_the_dry_run_does_not_read_is_refused_in_one_sentence():
     with pytest.raises(ValueError) as err:
-        vertex_dry_run.parse_filter("r", 'schema_title="tfx.Model" AND state=LIVE AND create_time>"2024"', {})
+        dry_run_record.parse_filter("r", 'schema_title="tfx.Model" AND state=LIVE AND create_time>"2024"', {})
     message = str(err.value)
     assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
     assert message.startswith("task r: the dry run does not understand 'create_time>\"2024\"' in the resolver filter")
     with pytest.raises(ValueError, match="state=DELETED"):
-        vertex_dry_run.parse_filter("r", 'schema_title="tfx.Model" AND state=DELETED', {})
+        dry_run_record.parse_filter("r", 'schema_title="tfx.Model" AND state=DELETED', {})
 
 
 def test_a_filter_matches_the_artifacts_the_spec_asks_for():
     def artifact(name, title, **metadata):
         return {"name": name, "schema_title": title, "state": "LIVE", "metadata": metadata}
 
-    blessed = vertex_dry_run.parse_filter(
+    blessed = dry_run_record.parse_filter(
         "r", 'schema_title="tfx.ModelBlessing" AND state=LIVE AND metadata.blessed.number_value=1', {})
     assert blessed(artifact("a/1", "tfx.ModelBlessing", blessed=1.0))
     assert not blessed(artifact("a/2", "tfx.ModelBlessing", blessed=0.0))
@@ -176,10 +163,10 @@ def test_a_filter_matches_the_artifacts_the_spec_asks_for():
     query = ('schema_title="tfx.Model" AND state=LIVE AND '
              "name=\"{{$.inputs.artifacts['input'].metadata['current_model_id']}}\"")
     inputs = {"input": {"artifacts": [{"name": "a/1", "metadata": {"current_model_id": "a/7"}}]}}
-    model = vertex_dry_run.parse_filter("r", query, inputs)
+    model = dry_run_record.parse_filter("r", query, inputs)
     assert model(artifact("a/7", "tfx.Model")) and not model(artifact("a/8", "tfx.Model"))
     # No blessing resolved: no model either.
-    nothing = vertex_dry_run.parse_filter("r", query, {"input": {"artifacts": []}})
+    nothing = dry_run_record.parse_filter("r", query, {"input": {"artifacts": []}})
     assert not nothing(artifact("a/7", "tfx.Model"))
 
 

@@ -1,0 +1,19 @@
+"""Nightly spans cut from the bundled sample, for the tests of the nightly loop (locally and on the dry run)."""
+
+import os
+import shutil
+
+from pipeline import configs
+
+SAMPLE = configs.SAMPLE_DATA
+CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
+
+
+def write_span(root, night):
+    """Span `night` (1-3): every third photo of each class of the sample, 4 per class, as `root/span-<night>/`."""
+    for cls in CLASSES:
+        names = sorted(os.listdir(os.path.join(SAMPLE, cls)))
+        folder = os.path.join(root, f"span-{night}", cls)
+        os.makedirs(folder, exist_ok=True)
+        for name in names[night - 1 :: 3]:
+            shutil.copy(os.path.join(SAMPLE, cls, name), folder)
