@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import types
 
@@ -23,27 +25,57 @@ SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
 
 @contextlib.contextmanager
 def _servers(n_workers: int):
-    """An in-process dispatcher and `n_workers` `flowers data-service worker` processes, on 127.0.0.1."""
+    """An in-process dispatcher and `n_workers` `flowers data-service worker` processes, on 127.0.0.1.
+
+    Each worker's stderr goes to a file of its own, so a test that times out can say why a worker ended.
+    """
     dispatcher = servers.start_dispatcher(port=0)
     address = dispatcher.target.replace("localhost", "127.0.0.1")
     host_port = address.split("://", 1)[1]
+    logs = tempfile.mkdtemp(prefix="data-service-workers-")
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "pipeline", "data-service", "worker", "--dispatcher", host_port,
              "--worker-address", "127.0.0.1:%port%"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, stderr=open(os.path.join(logs, f"worker-{i}.log"), "w"), text=True,
         )
-        for _ in range(n_workers)
+        for i in range(n_workers)
     ]
     try:
         for worker in workers:
             assert "tf.data service worker" in worker.stdout.readline()
-        yield types.SimpleNamespace(address=address, workers=workers)
+        yield types.SimpleNamespace(address=address, workers=workers, logs=logs)
     finally:
         for worker in workers:
             worker.kill()
             worker.wait(timeout=30)
         dispatcher._stop()
+
+
+def _within(seconds: float, service, read):
+    """`read()` in a thread of its own, bounded: a stalled service fails the test, naming the workers' states."""
+    result, failure = [], []
+
+    def run():
+        try:
+            result.append(read())
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        states = {i: w.poll() for i, w in enumerate(service.workers)}
+        tails = {}
+        for name in sorted(os.listdir(service.logs)):
+            with open(os.path.join(service.logs, name)) as f:
+                tails[name] = f.read()[-1500:]
+        pytest.fail(f"no end of the epoch from tf.data service after {seconds:.0f} s; worker exit codes {states}; "
+                    f"their logs: {tails}")
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +116,10 @@ def test_one_epoch_carries_every_training_image_once_augmented(first_run, servic
     dataset = input_pipeline.service_source(files, tft_output, config, 1, count).apply(
         tf.data.experimental.service.distribute(processing_mode="distributed_epoch", service=service.address)
     )
+    batches = _within(300.0, service, lambda: [(images.numpy(), keys.numpy()) for images, _, keys in dataset])
     served = {}
-    for images, _, keys in dataset:
-        for image, key in zip(images.numpy(), keys.numpy(), strict=True):
+    for images, keys in batches:
+        for image, key in zip(images, keys, strict=True):
             assert key not in served, "an image came twice in one epoch"
             served[key] = image.astype(np.float32) / 255.0
     assert sorted(served) == sorted(_keys(files)) and len(served) == count == first_run[1]["counts"]["train"]
