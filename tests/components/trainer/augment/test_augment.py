@@ -232,7 +232,10 @@ def test_spec_round_trip():
 
 def test_wide_vectors_are_asked_for_only_where_xla_knows_the_flag(monkeypatch):
     """TensorFlow 2.16's XLA aborts on a flag it does not know; a width the user set is kept."""
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    # setenv first, so that the flags this test makes `_prefer_wide_vectors` write are undone too: a
+    # 512-bit width left in XLA_FLAGS would abort every TF 2.16 process the later tests start.
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.delenv("XLA_FLAGS")
     monkeypatch.setattr(fused.tf, "__version__", "2.16.2")
     assert not fused._prefer_wide_vectors() and "XLA_FLAGS" not in os.environ
     monkeypatch.setattr(fused.tf, "__version__", "2.21.0")
