@@ -25,6 +25,8 @@ augmenter mapped in parallel, prefetch); albumentations' per-image loop
 (`alb_loop`, one Compose per image, the batch stacked and scaled);
 `alb_pool` (the same loop in a 2-process pool, uint8 batches sent back);
 `alb_fused` (flips, one `Affine` for rotate + scale + shift, then colour).
+A trailing 1 (`loop1`, `pool1`, `fused1`) pins OpenCV to one thread
+(`cv2.setNumThreads(1)`): its best per CPU-second, its default two threads its best images/s.
 NVIDIA DALI's CPU pipeline runs too with `--dali cpuN` (N threads) when
 `nvidia-dali-cuda120` is installed in the peers' venv (424 MB, so not in the
 lock; `scripts/peer_workers.py`). The chains, op by op (FULL_SPEC):
@@ -198,7 +200,8 @@ def main() -> None:
     parser.add_argument("--peers-python", default=os.path.join(ROOT, ".venv-peers-legacy", "bin", "python"))
     parser.add_argument("--ours", default="default", help="comma-separated pass variants of ours (fused.VARIANTS)")
     parser.add_argument("--chains", default=",".join(CHAINS))
-    parser.add_argument("--peers", default="loop,pool,fused", help="albumentations variants (loop, pool, fused)")
+    parser.add_argument("--peers", default="loop,loop1,pool,pool1,fused,fused1",
+                        help="albumentations variants (loop, pool, fused; loop1, pool1, fused1: OpenCV on one thread)")
     parser.add_argument("--dali", default="", help="DALI CPU variants, cpuN = N threads (e.g. cpu1,cpu2); "
                         "needs nvidia-dali in the peers' venv")
     parser.add_argument("--ours-dataset", choices=("once", "per-epoch"), default="once",
@@ -215,7 +218,7 @@ def main() -> None:
     names = []
     for chain in args.chains.split(","):
         names += [f"ours:{chain}:{v}" for v in args.ours.split(",")]
-        names += [f"alb:{chain}:{v}" for v in args.peers.split(",") if v and (chain == "full" or v == "loop")]
+        names += [f"alb:{chain}:{v}" for v in args.peers.split(",") if v and (chain == "full" or v.startswith("loop"))]
         names += [f"dali:{chain}:{v}" for v in args.dali.split(",") if v]
     with tempfile.TemporaryDirectory() as work:
         photos = os.path.join(work, "photos.npz")
@@ -232,9 +235,14 @@ def main() -> None:
         rounds: dict[str, list[dict]] = {n: [] for n in names}
         for number in range(args.rounds):
             for name, proc in workers.items():
+                # The other (idle) workers' CPU time during this turn: it should be ~0; a peer
+                # whose threads keep spinning after its own turn would show here.
+                others = [p.pid for n, p in workers.items() if n != name]
+                idle0 = sum(map(_proc_cpu, others))
                 proc.stdin.write("run\n")
                 proc.stdin.flush()
                 rounds[name].append(json.loads(proc.stdout.readline()))
+                rounds[name][-1]["others_cpu"] = round(sum(map(_proc_cpu, others)) - idle0, 3)
                 print(f"round {number + 1} {name:22s} {rounds[name][-1]}", flush=True)
         for proc in workers.values():
             proc.stdin.close()

@@ -42,10 +42,18 @@ def _pool_batch(index):
 
 
 def alb_worker(photos, chain: str, variant: str):
+    """`variant`: loop, pool or fused; a trailing "1" (loop1, fused1, pool1) pins OpenCV to one
+    thread per process (`cv2.setNumThreads(1)`), its best figure per CPU-second: OpenCV's own
+    threads (two here by default) cost CPU time to share the work of one warp."""
     import numpy as np
 
     images = photos["images"]
     count = len(images)
+    if variant.endswith("1"):
+        import cv2
+
+        cv2.setNumThreads(1)  # inherited by a fork pool's workers
+        variant = variant[:-1]
     transform = _albumentations(chain, one_affine=variant == "fused")
     rng = np.random.default_rng(SEED)
     pool = None
