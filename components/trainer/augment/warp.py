@@ -53,9 +53,13 @@ def _corners(matrices: tf.Tensor, size: int):
     sx = _reflect(_snap(source_x), size)
     sy = _reflect(_snap(source_y), size)
     x0, y0 = tf.floor(sx), tf.floor(sy)
-    x0i = tf.clip_by_value(tf.cast(x0, tf.int32), 0, size - 1)
-    y0i = tf.clip_by_value(tf.cast(y0, tf.int32), 0, size - 1)
-    return y0i, tf.minimum(y0i + 1, size - 1), x0i, tf.minimum(x0i + 1, size - 1), sx - x0, sy - y0
+    # floor is -1 in the half pixel outside the low edge, [-0.5, 0): both corners
+    # are then pixel 0 (its mirror image), so the second corner comes from the
+    # unclamped floor, not from the clamped first one.
+    x0f, y0f = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x0i, y0i = tf.maximum(x0f, 0), tf.maximum(y0f, 0)
+    x1i, y1i = tf.clip_by_value(x0f + 1, 0, size - 1), tf.clip_by_value(y0f + 1, 0, size - 1)
+    return y0i, y1i, x0i, x1i, sx - x0, sy - y0
 
 
 def _square_size(images: tf.Tensor) -> int:
