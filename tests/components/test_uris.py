@@ -11,7 +11,7 @@ def test_remote_uris_and_local_paths():
     local = os.path.abspath("photos")
     assert [uris.is_remote(p) for p in ("gs://b/photos", "ram://x", "s3://b/k", local, "photos",
                                         "./a:b", "C:\\photos")] == [True, True, True, False, False, False, False]
-    assert uris.join("gs://b/root", "span-3", "daisy") == "gs://b/root/span-3/daisy"
+    assert uris.join("gs://b/base", "span-3", "daisy") == "gs://b/base/span-3/daisy"
     assert uris.join(local, "span-3") == f"{local}{os.sep}span-3"
 
 
