@@ -11,6 +11,12 @@ step's settings just before the cache is looked up:
   ImportSchemaGen alone keys on the file's path, so an edited schema would keep
   its stale artifact and every step after it would be reused.
 
+Both also add the TensorFlow and TFX versions of the process that runs them
+(`library_versions`). Every other step takes their artifacts as inputs, so no
+step's cached result crosses from one stack to the other. Locally, ExampleGen's
+key also names the accepted earlier spans whose photos its duplicate check
+reads (`accepted_earlier_examples`).
+
 LocalDagRunner runs these drivers in-process. On Vertex AI / KFP v2 the same
 code runs in the container as each task's pre-cache-check hook (`python -m
 components.cache_keys`, set by `pipeline.runners.kubeflow_v2`), so nothing
@@ -20,6 +26,7 @@ measured on the compiling machine is baked into the spec.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -36,21 +43,47 @@ from tfx.proto.orchestration import driver_output_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components.ingest import data_fingerprint
+from components.ingest import data_fingerprint, executor, spans
 
 SCHEMA_FINGERPRINT_KEY = "schema_fingerprint"
 PRE_CACHE_CHECK_COMMAND = ["python", "-m", "components.cache_keys"]
 
 
-def example_gen_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
+LIBRARY_VERSIONS_KEY = "library_versions"
+
+
+def library_versions() -> str:
+    """The TensorFlow and TFX versions of the process that runs the step: in the two root steps' keys,
+    so a step of another stack never reuses their artifacts, nor, through them, any step after them."""
+    import tensorflow as tf
+    from tfx import version as tfx_version
+
+    return f"tensorflow {tf.__version__}, tfx {tfx_version.__version__}"
+
+
+def accepted_earlier_examples(store, span: int) -> list[str]:
+    """The URIs of the newest examples artifact of each accepted span below `span` (`components.lineage`)."""
+    from components import lineage
+
+    artifacts = []
+    for context in store.get_contexts_by_type("node"):
+        if context.name.endswith(".FileBasedExampleGen"):
+            artifacts.extend(store.get_artifacts_by_context(context.id))
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    examples = [a for a in artifacts if types.get(a.type_id) == "Examples"]
+    accepted = lineage.newest_accepted_per_span(store, examples)
+    return sorted(a.uri for s, a in accepted.items() if s < span)
+
+
+def example_gen_properties(exec_properties: dict[str, Any], store=None) -> dict[str, Any]:
     """ExampleGen's settings with the data's span, version and fingerprint filled in.
 
     With a `span-{SPAN}/*` input pattern, TFX resolves the newest span (and writes
     its number into the pattern); the fingerprint is then that span's folder, at
-    any depth. Any other source is span 0, fingerprinted whole.
+    any depth. Any other source is span 0, fingerprinted whole. With a metadata
+    `store` (LocalDagRunner), the accepted earlier spans' examples, whose photos
+    the duplicate check knows, are named too; and the library versions always.
     """
-    from components.ingest import executor, spans
-
     config = executor.read_custom_config(exec_properties)
     source = config["source"]
     span = 0
@@ -65,6 +98,9 @@ def example_gen_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
     exec_properties[example_gen_utils.FINGERPRINT_PROPERTY_NAME] = data_fingerprint.data_fingerprint(
         source, config.get("tfds_data_dir") or None
     )
+    exec_properties[LIBRARY_VERSIONS_KEY] = library_versions()
+    if store is not None and span > 0:
+        exec_properties[executor.EARLIER_EXAMPLES_KEY] = json.dumps(accepted_earlier_examples(store, span))
     return exec_properties
 
 
@@ -73,7 +109,8 @@ class ExampleGenDriver(example_gen_driver.FileBasedDriver):
 
     def resolve_exec_properties(self, exec_properties, pipeline_info, component_info):
         del pipeline_info, component_info
-        return example_gen_properties(exec_properties)
+        with self._metadata_handle as handle:  # reference-counted: entering it again is safe
+            return example_gen_properties(exec_properties, handle.store)
 
 
 class SchemaDriver(base_driver.BaseDriver, portable_driver.BaseDriver):
@@ -89,6 +126,7 @@ class SchemaDriver(base_driver.BaseDriver, portable_driver.BaseDriver):
         data_types_utils.set_metadata_value(
             result.exec_properties[SCHEMA_FINGERPRINT_KEY], data_fingerprint.file_fingerprint(schema_file)
         )
+        data_types_utils.set_metadata_value(result.exec_properties[LIBRARY_VERSIONS_KEY], library_versions())
         return result
 
 
@@ -120,6 +158,7 @@ def pre_cache_check(invocation_json: str) -> None:
     if standard_component_specs.SCHEMA_FILE_KEY in exec_properties:
         schema_file = exec_properties[standard_component_specs.SCHEMA_FILE_KEY]
         output.parameter_values[SCHEMA_FINGERPRINT_KEY].string_value = data_fingerprint.file_fingerprint(schema_file)
+        output.parameter_values[LIBRARY_VERSIONS_KEY].string_value = library_versions()
     else:
         properties = example_gen_properties(exec_properties)
         output.parameter_values[example_gen_utils.SPAN_PROPERTY_NAME].number_value = properties[
@@ -131,6 +170,7 @@ def pre_cache_check(invocation_json: str) -> None:
         output.parameter_values[standard_component_specs.INPUT_CONFIG_KEY].string_value = properties[
             standard_component_specs.INPUT_CONFIG_KEY
         ]
+        output.parameter_values[LIBRARY_VERSIONS_KEY].string_value = properties[LIBRARY_VERSIONS_KEY]
         name_from_id: dict[int, str] = {}
         outputs = entrypoint.parse_raw_artifact_dict(executor_input.outputs.artifacts, name_from_id)
         examples = outputs[standard_component_specs.EXAMPLES_KEY][0]

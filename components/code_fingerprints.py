@@ -31,11 +31,15 @@ PACKAGES = ("components", "pipeline")
 # The checkout (or the image's /pipeline): the folder that holds both packages.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The entry module of each custom step (the executor; the preprocessing_fn's and
-# the run_fn's modules, as pipeline.configs names them).
+# the run_fn's modules, as pipeline.configs names them; the two gates; the
+# nightly resolvers' strategies).
 ENTRY_MODULES = {
-    "FileBasedExampleGen": "components.ingest.executor",
+    "FileBasedExampleGen": "components.cache_keys",  # the component: its driver and, imported there, its executor
     "Transform": "components.transform.preprocessing",
     "Trainer": "components.trainer.run_fn",
+    "AnomaliesGate": "components.validation.anomalies_gate",
+    "DriftGate": "components.validation.drift",
+    "span_resolvers": "pipeline.span_resolvers",
 }
 IMAGE_FINGERPRINTS = "/pipeline/code_fingerprints.json"
 

@@ -1,4 +1,4 @@
-"""What every stage agrees on: the feature keys, the image size, the class names and the limits.
+"""What every stage agrees on: the feature keys, the image size and the limits.
 
 One place, so that the keys ExampleGen writes are the keys Transform, the
 Trainer and the serving signatures read; and so that a photo ExampleGen ingests
@@ -9,8 +9,6 @@ that `schemas/schema.pbtxt` agrees).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 # The tf.Example features ExampleGen writes: the photo's untouched bytes, its
 # label index and its path below the source (the split is a hash of it).
 IMAGE_KEY = "image"
@@ -20,7 +18,13 @@ FILENAME_KEY = "filename"
 TRANSFORMED_IMAGE_KEY = "image_xf"
 IMAGE_SIZE = 180
 
-# The TFDS tf_flowers order (tfds.builder('tf_flowers').info.features['label'].names).
+# ExampleGen's report, in every examples artifact: the counts per split and class,
+# the vocabulary, and every file not ingested with its reason. The Trainer reads
+# its counts and vocabulary.
+INGEST_REPORT_FILE = "ingest_report.json"
+
+# The TFDS tf_flowers order (tfds.builder('tf_flowers').info.features['label'].names), as
+# schemas/class_names.txt pins it (components.vocabulary; tests/components/test_vocabulary.py).
 TF_FLOWERS_CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 
 # The share of a source's files that may be quarantined before ExampleGen fails
@@ -47,17 +51,3 @@ MAX_GIF_FRAMES = 100
 # skips a larger one unread and its member is quarantined.
 MAX_TAR_HEADER_BYTES = 256 * 1024
 
-
-def class_names_for(folders: Iterable[str]) -> tuple[str, ...]:
-    """The label vocabulary for a dataset whose class folders are `folders`.
-
-    A dataset whose classes are all tf_flowers classes gets the full TFDS order,
-    so a model trained on a folder, on the `.tgz` or on `tfds:tf_flowers` gives
-    every flower the same index. Any other dataset gets its folder names sorted.
-    """
-    names = sorted(set(folders))
-    if not names:
-        raise ValueError("no class folders found: expected <root>/<class>/<image file>")
-    if set(names) <= set(TF_FLOWERS_CLASSES):
-        return TF_FLOWERS_CLASSES
-    return tuple(names)

@@ -41,6 +41,7 @@ class RunConfig:
     spans: int = 0  # the Trainer's window: the last N spans of a span root (0: every span)
     warm_start: bool = False
     accept_drift: bool = False
+    classes: str | None = None  # a label vocabulary file; by default the output's pinned one (components.vocabulary)
 
     @property
     def pipeline_root(self) -> str:

@@ -17,9 +17,14 @@ def _store(metadata_path: str):
     return metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
 
 
-def latest_run(store, run_started: float | None = None):
-    """The newest pipeline_run context (started at `run_started` or later)."""
+def latest_run(store, run_started: float | None = None, run_id: str | None = None):
+    """The pipeline_run context named `run_id`; without one, the newest (started at `run_started` or later)."""
     runs = store.get_contexts_by_type("pipeline_run")
+    if run_id is not None:
+        named = [c for c in runs if c.name == run_id]
+        if not named:
+            raise RuntimeError(f"the metadata store has no pipeline run {run_id}")
+        return named[0]
     if run_started is not None:
         runs = [c for c in runs if c.create_time_since_epoch >= int(run_started * 1000)]
     if not runs:
@@ -27,12 +32,14 @@ def latest_run(store, run_started: float | None = None):
     return max(runs, key=lambda c: c.create_time_since_epoch)
 
 
-def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, dict[str, Any]]:
-    """Per component of the latest run (started at `run_started` or later): state, seconds, outputs."""
+def read_run(metadata_path: str, run_started: float | None = None,
+             run_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per component of the run `run_id` (else the latest, started at `run_started` or later): state, seconds,
+    outputs."""
     from ml_metadata.proto import metadata_store_pb2
 
     store = _store(metadata_path)
-    run_context = latest_run(store, run_started)
+    run_context = latest_run(store, run_started, run_id)
     executions = {e.id: e for e in store.get_executions_by_context(run_context.id)}
     node_of = {}
     for node in store.get_contexts_by_type("node"):
@@ -70,15 +77,15 @@ def read_run(metadata_path: str, run_started: float | None = None) -> dict[str, 
     return result
 
 
-def run_nodes(metadata_path: str, since: float) -> dict[str, dict[str, Any]]:
-    """Per node of the latest run, if that run started after `since` (epoch seconds)."""
+def run_nodes(metadata_path: str, since: float, run_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per node of the run `run_id`; without one, of the latest run if it started after `since` (epoch seconds)."""
     if not os.path.exists(metadata_path):
         return {}
     try:
-        nodes = read_run(metadata_path)
+        nodes = read_run(metadata_path, run_id=run_id)
     except RuntimeError:
         return {}
-    return nodes if latest_run_time(metadata_path) >= since - 1.0 else {}
+    return nodes if run_id or latest_run_time(metadata_path) >= since - 1.0 else {}
 
 
 def latest_run_time(metadata_path: str) -> float:

@@ -47,6 +47,7 @@ def create_pipeline(
     stop_after: str | None = None,
     trainer_factory=None,
     for_kfp: bool = False,
+    vocabulary_file: str = "",
 ) -> tfx.dsl.Pipeline:
     """ExampleGen -> statistics, schema, validation, drift -> Transform -> Trainer -> Evaluator -> Pusher.
 
@@ -87,6 +88,7 @@ def create_pipeline(
             tfds_data_dir=config.tfds_data_dir,
             code_fingerprint=code_fingerprints.component_fingerprint("FileBasedExampleGen"),
             spans=span_root,
+            vocabulary_file=vocabulary_file,
         ),
         custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor),
     ).with_id("FileBasedExampleGen")
@@ -103,8 +105,11 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    gate = anomalies_gate.AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
-    baseline, drift_gate = _drift_check(config, examples_gen, statistics_gen, schema_gen, for_kfp)
+    gate = anomalies_gate.AnomaliesGate(
+        anomalies=example_validator.outputs["anomalies"],
+        code_fingerprint=code_fingerprints.component_fingerprint("AnomaliesGate"),
+    )
+    baseline, drift_gate = _drift_check(config, examples_gen, statistics_gen, for_kfp)
     # Anomalies first: the drift check runs on data that passed the schema.
     baseline.add_upstream_node(gate)
     drift_gate.add_upstream_node(gate)
@@ -127,7 +132,8 @@ def create_pipeline(
     if span_root and not for_kfp:
         window = tfx.dsl.Resolver(
             strategy_class=span_resolvers.SpanWindowStrategy,
-            config={"num_spans": config.spans},
+            config={"num_spans": config.spans,
+                    "code_fingerprint": code_fingerprints.component_fingerprint("span_resolvers")},
             examples=tfx.dsl.Channel(
                 type=tfx.types.standard_artifacts.Examples, producer_component_id=examples_gen.id, output_key="examples"
             ),
@@ -207,34 +213,35 @@ def create_pipeline(
     )
 
 
-def _drift_check(config, examples_gen, statistics_gen, schema_gen, for_kfp: bool):
-    """The previous span's statistics and the gate that compares the new span's with them.
+def _drift_check(config, examples_gen, statistics_gen, for_kfp: bool):
+    """The previous accepted span's examples and the gate that compares the new span with them.
 
-    Locally the baseline is the newest statistics of an earlier span
+    Locally the baseline is the newest examples of an earlier accepted span
     (`span_resolvers.PreviousSpanStrategy`). KFP v2 compiles only TFX's
     latest-artifact resolver: its task runs as the job starts, so it finds the
-    previous run's statistics, and the gate compares only when their span is
+    previous run's examples, and the gate compares only when their span is
     below the new one.
     """
-    statistics = tfx.dsl.Channel(
-        type=tfx.types.standard_artifacts.ExampleStatistics,
-        producer_component_id=statistics_gen.id,
-        output_key="statistics",
+    history = tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.Examples, producer_component_id=examples_gen.id, output_key="examples"
     )
     if for_kfp:
-        baseline = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy, statistics=statistics)
+        baseline = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy, baseline=history)
     else:
+        # This run's span comes from its statistics: two channels of one producer's output would be
+        # merged into one by TFX's compiler, and the resolver would fail.
         baseline = tfx.dsl.Resolver(
             strategy_class=span_resolvers.PreviousSpanStrategy,
-            statistics=statistics,
-            examples=examples_gen.outputs["examples"],
+            config={"code_fingerprint": code_fingerprints.component_fingerprint("span_resolvers")},
+            baseline=history,
+            statistics=statistics_gen.outputs["statistics"],
         )
-    baseline = baseline.with_id("previous_span_statistics")
+    baseline = baseline.with_id("previous_span_examples")
     gate = drift.DriftGate(
-        statistics=statistics_gen.outputs["statistics"],
-        schema=schema_gen.outputs["schema"],
-        baseline=baseline.outputs["statistics"],
+        examples=examples_gen.outputs["examples"],
+        baseline=baseline.outputs["baseline"],
         accept_drift=int(config.accept_drift),
-        drift_config=os.path.join(config.schema_dir, drift.DRIFT_CONFIG_FILE),
+        drift_config=drift.read_config(config.schema_dir),
+        code_fingerprint=code_fingerprints.component_fingerprint("DriftGate"),
     )
     return baseline, gate

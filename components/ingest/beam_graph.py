@@ -14,7 +14,9 @@ No step holds more than one image:
 - the check-and-write pass reads each file again in the worker that writes its
   shard: a tf.Example appended to the shard, or a quarantine / skip record; the
   names to drop reach it as a side input.
-Rejected files go to side files under `parts_dir`, read back into the report.
+Rejected files go to side files under `parts_dir`, read back into the report;
+so do the written photos' (sha256, filename, bytes, label), the sidecar of
+`components.ingest.spans`.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ REJECTED = "rejected"
 class Checker:
     """Entry + bytes in; a tf.Example out, or a tagged quarantine/skip record."""
 
-    def __init__(self, class_names: list[str], max_pixels: int, filename_prefix: str = ""):
+    def __init__(self, class_names: list[str], max_pixels: int, filename_prefix: str = "", vocabulary_file: str = ""):
         self._labels = {name: i for i, name in enumerate(class_names)}
+        self._vocabulary = vocabulary_file
         self._max_pixels = max_pixels
         self._prefix = filename_prefix  # `span-<N>/` for a span's photos
 
@@ -80,7 +83,11 @@ class Checker:
             return
         label = self._labels.get(entry.class_name)
         if label is None:
-            reason = f"class folder {entry.class_name!r} is not one of the run's classes {sorted(self._labels)}"
+            where = f" {self._vocabulary}" if self._vocabulary else ""
+            names = ", ".join(self._labels)
+            reason = (f"class folder {entry.class_name!r} is not in the label vocabulary{where} ({names}); "
+                      "to train on it, add its name there")
+            beam.metrics.Metrics.counter("ingest", "quarantined").inc()
             yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, QUARANTINED, reason))
             return
         try:
@@ -90,7 +97,11 @@ class Checker:
             yield beam.pvalue.TaggedOutput(REJECTED, _record(entry, QUARANTINED, str(err)))
             return
         beam.metrics.Metrics.counter("ingest", "ingested").inc()
-        yield make_example(data, label, self._prefix + entry.filename)
+        filename = self._prefix + entry.filename
+        # What the duplicate check of later spans knows: only photos written here, never a copy that
+        # the image check or the vocabulary refused (`components.ingest.spans`).
+        yield beam.pvalue.TaggedOutput(KEPT, (hashlib.sha256(data).hexdigest(), filename, len(data), label))
+        yield make_example(data, label, filename)
 
 
 def _scan(item: tuple[Entry, bytes | None]) -> tuple[Entry, str | None]:
@@ -111,8 +122,7 @@ KEPT = "kept"
 
 
 def _copies_to_drop(group: tuple[str, Any], earlier: dict[str, str], prefix: str = ""):
-    """(path, (verdict, reason)) for every copy that must not be ingested, and
-    (tagged KEPT) the (sha256, filename) of the copy that is.
+    """(path, (verdict, reason)) for every copy that must not be ingested.
 
     Copies under one class folder: all but the one whose filename sorts first are
     skipped. Copies under several class folders are a label conflict: which label
@@ -133,7 +143,6 @@ def _copies_to_drop(group: tuple[str, Any], earlier: dict[str, str], prefix: str
         return
     if len({filename.split("/", 1)[0] for filename, _ in names}) == 1:
         kept = prefix + names[0][0]
-        yield beam.pvalue.TaggedOutput(KEPT, (digest, kept))
         for _, path in names[1:]:
             yield path, (SKIPPED, f"duplicate: byte-identical to {kept}, which is kept")
         return
@@ -219,7 +228,7 @@ def images_to_shards(
     hashes too (`spans`); `earlier` holds the earlier spans' hashes."""
     source = config["source"]
     prefix = config.get("filename_prefix", "")
-    check = Checker(list(config["class_names"]), int(config["max_pixels"]), prefix)
+    check = Checker(list(config["class_names"]), int(config["max_pixels"]), prefix, config.get("vocabulary_file", ""))
     if sources.is_tfds(source):
         stream = _tfds_streams(pipeline, config)
         scanned = stream | "Scan" >> beam.FlatMap(lambda item: map(_scan, _tfds_items(item)))
@@ -248,12 +257,11 @@ def images_to_shards(
         scanned
         | "ContentKeys" >> beam.FlatMap(_content_key)
         | "GroupByContent" >> beam.GroupByKey()
-        | "CopiesToDrop" >> beam.FlatMap(_copies_to_drop, earlier or {}, prefix).with_outputs(KEPT, main="drop")
+        | "CopiesToDrop" >> beam.FlatMap(_copies_to_drop, earlier or {}, prefix)
     )
-    duplicates = contents.drop
-    _write_jsonl(contents[KEPT], "Kept", os.path.join(parts_dir, KEPT))
-    results = stream | "CheckAndWrite" >> beam.ParDo(writer, duplicates=beam.pvalue.AsDict(duplicates)).with_outputs(
-        REJECTED, shard_write.COUNTED
+    results = stream | "CheckAndWrite" >> beam.ParDo(writer, duplicates=beam.pvalue.AsDict(contents)).with_outputs(
+        REJECTED, shard_write.COUNTED, KEPT
     )
+    _write_jsonl(results[KEPT], "Kept", os.path.join(parts_dir, KEPT))
     _write_jsonl(results[REJECTED], "Rejected", os.path.join(parts_dir, "rejected"))
     return results[shard_write.COUNTED]

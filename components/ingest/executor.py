@@ -30,7 +30,10 @@ from components import code_fingerprints, features
 from components.ingest import beam_graph, shard_write, spans
 from components.ingest.sources.entry import QUARANTINED, SKIPPED
 
-REPORT_FILE = "ingest_report.json"
+REPORT_FILE = features.INGEST_REPORT_FILE
+CLASS_NAMES_PROPERTY = "class_names"
+# The settings key (filled in by the driver, `components.cache_keys`) of the accepted earlier spans' examples URIs.
+EARLIER_EXAMPLES_KEY = "earlier_examples"
 _PARTS_DIR = "_ingest_parts"
 
 
@@ -44,6 +47,7 @@ def make_custom_config(
     num_shards: int = shard_write.DEFAULT_NUM_SHARDS,
     shuffle_seed: int = shard_write.DEFAULT_SEED,
     spans: bool = False,
+    vocabulary_file: str = "",
 ) -> example_gen_pb2.CustomConfig:
     """The CustomConfig proto that tells the executor what to read."""
     struct = struct_pb2.Struct()
@@ -58,6 +62,7 @@ def make_custom_config(
             "num_shards": num_shards,
             "shuffle_seed": shuffle_seed,
             "spans": spans,
+            "vocabulary_file": vocabulary_file,
         }
     )
     config = example_gen_pb2.CustomConfig()
@@ -129,8 +134,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if config.get("spans"):  # read the newest span's folder only (the driver chose it)
             config = {**config, "source": spans.span_source(root, span),
                       "filename_prefix": spans.filename_prefix(root, span)}
-        earlier = spans.earlier_hashes(examples.uri, span) if span > 0 else {}
+        accepted = exec_properties.get(EARLIER_EXAMPLES_KEY)
+        accepted = json.loads(accepted) if accepted else None
+        earlier = spans.earlier_hashes(examples.uri, span, accepted) if span > 0 else {}
         examples.span = span  # the property StatisticsGen copies to its statistics, beside the driver's custom one
+        # The labels' meaning, recorded with the artifact: the Trainer refuses a window whose vocabularies disagree.
+        examples.set_string_custom_property(CLASS_NAMES_PROPERTY, json.dumps(list(config["class_names"])))
         with self._make_beam_pipeline() as pipeline:
             counted = beam_graph.images_to_shards(pipeline, config, layout, parts_dir, earlier)
             _write_counts(counted, parts_dir)
@@ -169,6 +178,7 @@ def build_report(parts_dir: str, config: dict[str, Any], split_names: list[str])
     return {
         "data": config["source"],
         "class_names": class_names,
+        "vocabulary": config.get("vocabulary_file", ""),
         "files_seen": sum(r["files_seen"] for r in _read_jsonl(os.path.join(parts_dir, "seen*"))),
         "ingested": ingested,
         "ingested_total": total_ingested,

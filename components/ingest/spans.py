@@ -7,9 +7,10 @@ artifact. Only that span's folder is read; the earlier spans' examples are
 earlier artifacts, which the Trainer's window resolves from ML Metadata.
 
 Every examples artifact holds a small sidecar, `content_sha256.jsonl`: the
-SHA-256 and `filename` of each photo it kept (about 100 bytes a photo). A photo
-that reappears byte-identical in a later span is found against the earlier
-spans' sidecars, never by reading their photos again.
+SHA-256, `filename`, size in bytes and label of each photo it wrote (about 130
+bytes a photo). A photo that reappears byte-identical in a later span is found
+against the accepted earlier spans' sidecars, never by reading their photos
+again; the drift gate reads its labels and sizes from there.
 
 In a span's examples, `filename` is `span-<N>/<class>/<file>`, unique across
 spans; the split is still the hash of `<class>/<file>`, so a photo keeps its
@@ -84,10 +85,11 @@ def filename_prefix(root: str, span: int) -> str:
 
 
 def _earlier_sidecar_patterns(examples_uri: str) -> list[str]:
-    """Where the sidecars of this pipeline's other ExampleGen runs are.
+    """Where the sidecars of this pipeline's other ExampleGen runs are, on KFP v2 / Vertex only.
 
-    LocalDagRunner: `<root>/FileBasedExampleGen/examples/<execution id>/`; Vertex
-    (and its dry run): `<root>/<job id>/FileBasedExampleGen.../examples/`.
+    There the step has no ML Metadata to ask which spans were accepted (see
+    `earlier_hashes`). LocalDagRunner: `<root>/FileBasedExampleGen/examples/<execution id>/`;
+    Vertex (and its dry run): `<root>/<job id>/FileBasedExampleGen.../examples/`.
     """
     uri = examples_uri.rstrip("/")
     parent, leaf = posixpath.split(uri)
@@ -99,28 +101,48 @@ def _earlier_sidecar_patterns(examples_uri: str) -> list[str]:
     ]
 
 
-def earlier_hashes(examples_uri: str, span: int) -> dict[str, str]:
-    """sha256 -> `filename` of every photo kept in a span before `span` of this pipeline."""
+def read_rows(examples_uri: str) -> list[dict]:
+    """The sidecar's rows of one examples artifact ([] when it has none)."""
     import tensorflow as tf
 
-    own = posixpath.join(examples_uri.rstrip("/"), HASHES_FILE)
-    paths = set()
-    for pattern in _earlier_sidecar_patterns(examples_uri):
-        paths.update(p for p in tf.io.gfile.glob(pattern) if p != own)
+    path = posixpath.join(examples_uri.rstrip("/"), HASHES_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def earlier_hashes(examples_uri: str, span: int, accepted_uris: list[str] | None = None) -> dict[str, str]:
+    """sha256 -> `filename` of every photo kept in an earlier span of this pipeline.
+
+    `accepted_uris`: the newest examples artifact of each accepted span below
+    `span`, which ExampleGen's driver reads from ML Metadata (`components.lineage`)
+    and puts into the step's settings, so they are in its cache key. Without
+    them (a KFP v2 spec, whose pre-cache hook has no metadata store), every
+    sidecar of the pipeline root is read, rejected spans' included.
+    """
+    import tensorflow as tf
+
+    if accepted_uris is not None:
+        paths = {posixpath.join(u.rstrip("/"), HASHES_FILE) for u in accepted_uris}
+    else:
+        own = posixpath.join(examples_uri.rstrip("/"), HASHES_FILE)
+        paths = set()
+        for pattern in _earlier_sidecar_patterns(examples_uri):
+            paths.update(p for p in tf.io.gfile.glob(pattern) if p != own)
     result: dict[str, str] = {}
     for path in sorted(paths):
-        with tf.io.gfile.GFile(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
-        for row in rows:
+        for row in read_rows(posixpath.dirname(path)):
             if row["span"] < span:
                 result.setdefault(row["sha256"], row["filename"])
     return result
 
 
-def write_hashes(examples_uri: str, span: int, kept: list[tuple[str, str]]) -> None:
-    """The sidecar: one `{"span", "sha256", "filename"}` line per kept photo."""
+def write_hashes(examples_uri: str, span: int, kept: list[tuple]) -> None:
+    """The sidecar: one `{"span", "sha256", "filename", "bytes", "label"}` line per photo written."""
     import tensorflow as tf
 
     with tf.io.gfile.GFile(posixpath.join(examples_uri, HASHES_FILE), "w") as f:
-        for digest, filename in sorted(kept):
-            f.write(json.dumps({"span": span, "sha256": digest, "filename": filename}) + "\n")
+        for digest, filename, size, label in sorted(kept):
+            row = {"span": span, "sha256": digest, "filename": filename, "bytes": size, "label": label}
+            f.write(json.dumps(row) + "\n")

@@ -81,6 +81,60 @@ def callbacks(config: TrainConfig, log_dir: str) -> list:
     return result
 
 
+class WindowTooSmallError(ValueError):
+    """The window's eval or test split holds no photo: nothing to evaluate the model on."""
+
+
+def _artifact_dirs(train_patterns) -> list[str]:
+    """The examples artifacts' folders (a window of spans has several)."""
+    patterns = [train_patterns] if isinstance(train_patterns, str) else list(train_patterns)
+    return [os.path.dirname(os.path.dirname(p)) for p in patterns]
+
+
+def _reports(train_patterns) -> list[dict[str, Any]]:
+    from components import features
+
+    reports = []
+    for folder in _artifact_dirs(train_patterns):
+        path = os.path.join(folder, features.INGEST_REPORT_FILE)
+        if tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                reports.append(json.load(f))
+    return reports
+
+
+def check_window(train_patterns, class_names: tuple[str, ...]) -> dict[str, int]:
+    """Before any training: the window's photos per split, from ExampleGen's reports.
+
+    Every span's labels must mean what this run's do (its vocabulary equal to
+    the run's, or the run's appends classes to it), and the eval and test splits
+    must each hold a photo. Otherwise one sentence, naming what is wrong.
+    """
+    from components import vocabulary
+
+    reports = _reports(train_patterns)
+    counts: dict[str, int] = {}
+    for report in reports:
+        names = report.get("class_names") or []
+        if not vocabulary.is_prefix(names, class_names):
+            raise vocabulary.VocabularyError(
+                f"span {report.get('span', 0)} was ingested with the labels {', '.join(names)}, but this run's "
+                f"are {', '.join(class_names)}: a window must keep every label's meaning; re-ingest that span "
+                "or train from a fresh --output"
+            )
+        for split, per_class in report.get("ingested", {}).items():
+            counts[split] = counts.get(split, 0) + sum(per_class.values())
+    spans = sorted(r.get("span", 0) for r in reports)
+    for split in ("eval", "test"):
+        if reports and counts.get(split, 0) == 0:
+            raise WindowTooSmallError(
+                f"the {split} split of the training window (spans {spans}) holds 0 photos, and the model needs "
+                f"at least 1 there to be evaluated: each photo goes to {split} by a hash of its name (1 in 10), "
+                "so add photos (with 50, a split is left empty 0.5% of the time) or widen the window (--spans)"
+            )
+    return counts
+
+
 def _test_split(train_patterns) -> list[str]:
     """The test split of every examples artifact (a window of spans has several)."""
     # TFX hands each split over as "<artifact uri>/Split-<name>/*", one per artifact.
@@ -89,6 +143,7 @@ def _test_split(train_patterns) -> list[str]:
 
 
 def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
+    check_window(fn_args.train_files, config.class_names)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_files = input_pipeline.list_files(fn_args.train_files)
     train_count = input_pipeline.count_records(train_files)

@@ -9,15 +9,16 @@ log file (`pipeline.cli.console`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import sys
 
-from components import features
 from pipeline import paths
 from pipeline.cli import console as console_lib
 from pipeline.cli import data_service, preflight, validate
+from pipeline.runners import output_guard
 
 COMMANDS = {
     "run": "pipeline.cli.run",
@@ -64,6 +65,10 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tfds-data-dir", help="where TFDS keeps its downloads, for --data tfds:...")
     parser.add_argument("--accept-drift", action="store_true", default=None,
                         help="go on when the new span drifted from the previous one (recorded in the summary)")
+    parser.add_argument("--classes", metavar="FILE",
+                        help="the label vocabulary, one class name a line in label order, for an output's first "
+                             "run (default: schemas/class_names.txt for tf_flowers classes, else the class folders "
+                             "sorted); later runs read the one pinned in OUTPUT/class_names.txt")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--epochs", type=int)
     compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
                           help="the Trainer augments on tf.data service workers at this dispatcher")
-    compile_.add_argument("--classes", default=",".join(features.TF_FLOWERS_CLASSES),
-                          help="comma-separated class names, in label order")
+    compile_.add_argument("--classes", metavar="FILE", default=os.path.join(paths.SCHEMA_DIR, "class_names.txt"),
+                          help="the label vocabulary: one class name a line, in label order (the run's pinned "
+                               "OUTPUT/class_names.txt, to deploy what a local run trained)")
     compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
     compile_.add_argument("--vertex-region", default="us-central1")
     compile_.add_argument("--machine-type", default="n1-standard-8")
@@ -173,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flowers {args.command}: {err}", file=sys.stderr, flush=True)
         return 2
     try:
-        with console_lib.session(_log_path(args), verbose=args.verbose) as console:
+        with _held_output(args), console_lib.session(_log_path(args), verbose=args.verbose) as console:
             return _run_command(args, console)
+    except (output_guard.OutputInUseError, output_guard.OtherSourceError) as err:
+        print(f"flowers {args.command}: {err}.", file=sys.stderr, flush=True)
+        return 2
     except console_lib.LogFileError as err:
         print(f"flowers {args.command}: {err}.", file=sys.stderr, flush=True)
         return 2
@@ -183,6 +192,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(preflight.disk_full_message(args.command, getattr(args, "output", None)), file=sys.stderr, flush=True)
         return 1
+
+
+def _held_output(args: argparse.Namespace):
+    """`run` and `ingest` hold their output before the log opens: a second run into it is refused before it
+    writes anything there, the first run's log and report included (`pipeline.runners.output_guard`)."""
+    if args.command not in ("run", "ingest"):
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(output_guard.hold(args.output, args.command))
+    try:
+        output_guard.check_source(args.output, args.data)
+    except BaseException:
+        stack.close()
+        raise
+    return stack
 
 
 def _run_command(args: argparse.Namespace, console: console_lib.Console) -> int:

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 
+from components import vocabulary
 from pipeline import configs
 from pipeline.cli.console import Console
 from pipeline.runners import kubeflow_v2, vertex_dry_run
@@ -38,7 +39,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
             "accelerator_type": args.accelerator_type, "accelerator_count": args.accelerator_count,
         }
     spec = kubeflow_v2.compile_pipeline(config, args.output, args.image, args.pipeline_root,
-                            class_names=tuple(args.classes.split(",")), vertex_training=vertex)
+                            class_names=vocabulary.read(args.classes), vertex_training=vertex)
     tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
     console.line(f"{args.output}: {len(tasks)} tasks ({', '.join(tasks)}), image {args.image}")
     return 0

@@ -3,7 +3,7 @@
 Before any work and without TensorFlow: the output path can be written, a local
 data folder can be read, a `tfds:` name is a TFDS dataset with `image` and
 `label` features (its builder's description, nothing downloaded), and
-`compile --classes` names at least two distinct classes. A bad value raises
+a `--classes` vocabulary file names at least two distinct classes. A bad value raises
 `validate.UsageError`: one sentence, exit code 2.
 """
 
@@ -96,29 +96,18 @@ def check_tfds(data: str, data_dir: str | None = None) -> None:
                          f"(its features: {found}); accepted: an image classification dataset such as tf_flowers.")
 
 
-def check_classes(text: str) -> None:
-    """compile --classes: comma-separated, non-empty, distinct, at least two."""
-    names = text.split(",")
-    if any(not name.strip() for name in names):
-        raise UsageError(f"--classes {text!r} is not accepted: a class name is empty; give comma-separated "
-                         "names in label order, e.g. dandelion,daisy,tulips,sunflowers,roses.")
-    if any(name != name.strip() for name in names):
-        raise UsageError(f"--classes {text!r} is not accepted: a class name begins or ends with a space.")
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise UsageError(f"--classes {text!r} is not accepted: {', '.join(repeated)} is named twice; "
-                         "each class needs a name of its own.")
-    if len(names) < 2:
-        raise UsageError(f"--classes {text!r} is not accepted: a classifier needs at least two class names.")
-
-
 def check(args: argparse.Namespace) -> None:
     """Raise UsageError for the first bad value among those checked here."""
     command = args.command
-    if command == "compile":
-        check_classes(args.classes)
     if getattr(args, "wait_seconds", 0) < 0:
         raise UsageError(f"--wait-seconds {args.wait_seconds:g} is not accepted: it must be 0 (do not wait) or more.")
+    if command in ("run", "ingest", "compile") and getattr(args, "classes", None):
+        from components import vocabulary
+
+        try:
+            vocabulary.read(args.classes)
+        except vocabulary.VocabularyError as err:
+            raise UsageError(f"--classes: {err}.") from None
     if command in ("run", "ingest", "preview", "bench"):
         check_readable_folder(args.data)
         check_tfds(args.data, getattr(args, "tfds_data_dir", None))

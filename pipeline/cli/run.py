@@ -15,8 +15,9 @@ import os
 import time
 from typing import Any
 
+from components import vocabulary
 from components.ingest import executor
-from components.trainer import input_pipeline, warm_start
+from components.trainer import input_pipeline, run_fn, warm_start
 from components.validation import anomalies_gate, drift
 from pipeline import configs
 from pipeline.cli import preflight, stage_lines
@@ -26,7 +27,8 @@ from pipeline.runners import local
 
 # Failures whose message is already written for a person (and lists what to fix).
 _EXPLAINED = (executor.IngestRejectedError, anomalies_gate.DataAnomaliesError,
-              input_pipeline.CacheDiskSpaceError, drift.DataDriftError, warm_start.WarmStartError)
+              input_pipeline.CacheDiskSpaceError, drift.DataDriftError, warm_start.WarmStartError,
+              vocabulary.VocabularyError, run_fn.WindowTooSmallError)
 
 
 def build_config(args: argparse.Namespace) -> configs.RunConfig:

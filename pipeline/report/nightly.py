@@ -8,10 +8,9 @@ from typing import Any
 
 
 def _span(artifact) -> int:
-    if "span" in artifact.custom_properties:
-        value = artifact.custom_properties["span"]
-        return int(value.int_value or value.string_value or 0)
-    return int(artifact.properties["span"].int_value) if "span" in artifact.properties else 0
+    from components import lineage
+
+    return lineage.span_of(artifact)
 
 
 def _drift(nodes: dict[str, Any]) -> dict[str, Any] | None:
@@ -27,7 +26,9 @@ def _drift(nodes: dict[str, Any]) -> dict[str, Any] | None:
 def nightly(config, nodes: dict[str, Any], report: dict | None, metrics: dict | None) -> dict[str, Any]:
     """`span`, `window` (spans and training examples), `warm_start` and `drift`."""
     trainer_inputs = nodes.get("Trainer", {}).get("inputs", {})
-    window = sorted(_span(a) for a in trainer_inputs.get("Examples", []))
+    # The window the run trained on; in a run that stops after Transform, the one Transform read.
+    windowed = trainer_inputs.get("Examples") or nodes.get("Transform", {}).get("inputs", {}).get("Examples", [])
+    window = sorted(_span(a) for a in windowed)
     base = trainer_inputs.get("Model", [])
     result: dict[str, Any] = {
         "span": report.get("span", 0) if report else None,
@@ -58,8 +59,9 @@ def format_lines(summary: dict[str, Any]) -> list[str]:
     warm = summary.get("warm_start") or {}
     if warm.get("requested"):
         lines.append(f"warm start:      {warm.get('from_model') or 'none yet (cold start)'}")
-    if drift.get("distance"):
-        figures = ", ".join(f"{k} {v} (threshold {drift['threshold'][k]})" for k, v in drift["distance"].items())
-        lines.append(f"drift:           against span {drift['previous_span']}: {figures}"
+    if drift.get("p_value"):
+        figures = ", ".join(f"{k} p = {v:.2g} (change {drift['distance'].get(k)})" for k, v in drift["p_value"].items())
+        lines.append(f"drift:           against span {drift['previous_span']}: {figures}, "
+                     f"significance {drift['significance']:g}"
                      + (", accepted" if drift.get("accepted") and drift.get("over") else ""))
     return lines

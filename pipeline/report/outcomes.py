@@ -58,7 +58,7 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
         return "warm start from " + outputs["Model"].uri if "Model" in outputs else "no model yet: a cold start"
     if node == "latest_blessed_model_resolver":
         return "baseline: the latest blessed model" if "Model" in outputs else "no blessed model yet"
-    if node in ("span_window", "previous_span_statistics"):
+    if node in ("span_window", "previous_span_examples"):
         return "resolved"
     if "Examples" in outputs and "TransformGraph" not in outputs:
         report = read_json(os.path.join(outputs["Examples"].uri, executor.REPORT_FILE))
@@ -95,7 +95,7 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
 
 
 def drift_words(outputs: dict[str, Any]) -> str:
-    """`, label 0.0 / image 0.21 against span 2` from the gate's figures, or nothing."""
+    """`, image p = 0.31 / label p = 1 against span 2` from the gate's figures, or nothing."""
     value = outputs.get("String")
     figures = None
     if value is not None:
@@ -104,9 +104,9 @@ def drift_words(outputs: dict[str, Any]) -> str:
         if tf.io.gfile.exists(value.uri):
             with tf.io.gfile.GFile(value.uri) as f:
                 figures = json.loads(f.read())
-    if not figures or not figures.get("distance"):
+    if not figures or not figures.get("p_value"):
         return ""
-    shown = " / ".join(f"{k} {v}" for k, v in sorted(figures["distance"].items()))
+    shown = " / ".join(f"{k} p = {v:.2g}" for k, v in sorted(figures["p_value"].items()))
     return f", {shown} against span {figures['previous_span']}" + (" (accepted)" if figures.get("over") else "")
 
 

@@ -78,7 +78,7 @@ def _serving(config: configs.RunConfig, summary: dict[str, Any] | None) -> dict[
 def gather(config: configs.RunConfig, command: str, started: float, summary: dict[str, Any] | None,
            error: BaseException | None, failed_stage: str | None, log_path: str | None) -> dict[str, Any]:
     """Everything the template shows, for this run only."""
-    nodes = metadata.run_nodes(config.metadata_path, started)
+    nodes = metadata.run_nodes(config.metadata_path, started, (summary or {}).get("run_id"))
     ingest = _ingest(nodes, error)
     class_names = list(ingest["class_names"]) if ingest else []
     anomalies_artifact = metadata.output(nodes, "ExampleValidator", "ExampleAnomalies")

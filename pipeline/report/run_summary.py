@@ -45,17 +45,20 @@ def eval_accuracy(evaluation_uri: str) -> float | None:
     return None
 
 
-def summarize(config: configs.RunConfig, wall_seconds: float, run_started: float | None = None) -> dict[str, Any]:
-    """run_summary.json from the metadata store, printed for a person too."""
-    nodes = metadata.read_run(config.metadata_path, run_started)
+def summarize(config: configs.RunConfig, wall_seconds: float, run_started: float | None = None,
+              run_id: str | None = None) -> dict[str, Any]:
+    """run_summary.json from the metadata store (the run `run_id`), printed for a person too."""
+    nodes = metadata.read_run(config.metadata_path, run_started, run_id)
 
     def output(node: str, type_name: str):
         return metadata.output(nodes, node, type_name)
 
-    summary: dict[str, Any] = {"data": config.data, "output": os.path.abspath(config.output)}
+    summary: dict[str, Any] = {"data": config.data, "output": os.path.abspath(config.output), "run_id": run_id}
     examples = output("FileBasedExampleGen", "Examples")
     report = read_json(os.path.join(examples.uri, executor.REPORT_FILE)) if examples else None
     if report:
+        summary["classes"] = report.get("class_names")
+        summary["vocabulary"] = report.get("vocabulary") or None
         summary["counts"] = executor.counts_by_split(report)
         summary["ingest_report"] = os.path.join(examples.uri, executor.REPORT_FILE)
     evaluation = output("Evaluator", "ModelEvaluation")
@@ -97,6 +100,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     counts = summary.get("counts", {})
     lines = [
         f"data:            {summary['data']}",
+        *([f"classes:         {', '.join(f'{i} {name}' for i, name in enumerate(summary['classes']))}"
+           + (f" ({summary['vocabulary']})" if summary.get("vocabulary") else "")] if summary.get("classes") else []),
         "images:          "
         + ", ".join(f"{k} {v}" for k, v in counts.items()),
         f"eval accuracy:   {summary['eval_accuracy']}"

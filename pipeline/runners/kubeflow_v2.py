@@ -76,10 +76,14 @@ def compile_pipeline(
     vertex_training: dict | None = None,
 ) -> dict:
     """Build `create_pipeline(...)` for `pipeline_root`, write its KFP v2 job spec to `output_file`, return it."""
-    if class_names is None:
+    if class_names is None:  # the dry run: its data and schema folder are on this machine
+        from components import vocabulary
+        from pipeline import paths
         from pipeline.runners import local
 
-        class_names = local.resolve_classes(config.data, config.tfds_data_dir)
+        schema_dir = config.schema_dir if os.path.isdir(config.schema_dir) else paths.SCHEMA_DIR
+        class_names = (vocabulary.read(config.classes) if config.classes
+                       else local.discover_classes(config.data, schema_dir, config.tfds_data_dir))
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(configs.RunConfig)}
     remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
     trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -9,16 +10,17 @@ from typing import Any
 
 from tfx import v1 as tfx
 
+from components import vocabulary
 from components.ingest import executor, sources
 from pipeline import configs, metadata
 from pipeline import pipeline as pipeline_lib
 from pipeline.report import run_summary
+from pipeline.runners import output_guard
 
 
-def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, ...]:
-    """The label vocabulary of a source, fixed before the pipeline is built."""
-    from components import features
-
+def discover_classes(data: str, schema_dir: str, tfds_data_dir: str | None = None) -> tuple[str, ...]:
+    """The vocabulary an output's first run pins (`components.vocabulary`): a TFDS
+    dataset's own names, else from the source's class folders."""
     if sources.is_tfds(data):
         import tensorflow_datasets as tfds
 
@@ -27,37 +29,75 @@ def resolve_classes(data: str, tfds_data_dir: str | None = None) -> tuple[str, .
     from components.ingest import spans
 
     folders = [spans.span_source(data, span) for span, _ in spans.span_folders(data)] or [data]
-    return features.class_names_for([c for f in folders for c in sources.class_folders(sources.list_entries(f))])
+    found = [c for f in folders for c in sources.class_folders(sources.list_entries(f))]
+    return vocabulary.first_run_names(found, schema_dir)
+
+
+def resolve_vocabulary(config: configs.RunConfig) -> vocabulary.Vocabulary:
+    """The output's pinned label vocabulary; pinned now on its first run."""
+    return vocabulary.resolve(
+        config.output, config.classes,
+        lambda: discover_classes(config.data, config.schema_dir, config.tfds_data_dir),
+    )
 
 
 def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True) -> dict[str, Any]:
     """Run the pipeline (or its ingest part) and write a summary JSON.
 
-    The summary describes this run only: an earlier run's summary is removed
+    The run holds its output (`output_guard`): a second run into it, or a run
+    of another source, is refused before any work. The summary describes this
+    run only, found by its own run id: an earlier run's summary is removed
     first, and a run that fails before the DAG starts writes none.
     """
+    with output_guard.hold(config.output, "run" if stop_after is None else "ingest"):
+        output_guard.check_source(config.output, config.data)
+        return _run_held(config, stop_after, enable_cache)
+
+
+def new_run_id() -> str:
+    """The pipeline run's id (its `pipeline_run` context's name in ML Metadata)."""
+    return f"{datetime.datetime.now().isoformat()}-{os.getpid()}"
+
+
+def run_dag(pipeline, run_id: str) -> None:
+    """LocalDagRunner on `pipeline`, with the run id given here instead of one it makes up."""
+    from tfx.dsl.compiler import compiler, constants
+    from tfx.dsl.components.base import base_component
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    for component in pipeline.components:  # as LocalDagRunner.run does before it compiles
+        if isinstance(component, base_component.BaseComponent):
+            component._resolve_pip_dependencies(pipeline.pipeline_info.pipeline_root)  # noqa: SLF001
+    ir = compiler.Compiler().compile(pipeline)
+    runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+
+
+def _run_held(config: configs.RunConfig, stop_after: str | None, enable_cache: bool) -> dict[str, Any]:
     os.makedirs(config.output, exist_ok=True)
     summary_path = os.path.join(config.output, run_summary.SUMMARY_FILE)
     if os.path.exists(summary_path):
         os.remove(summary_path)
     started = time.time()
-    class_names = resolve_classes(config.data, config.tfds_data_dir)
+    vocab = resolve_vocabulary(config)
     pipeline = pipeline_lib.create_pipeline(
         config,
-        class_names,
+        vocab.names,
+        vocabulary_file=vocab.path,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path
         ),
         stop_after=stop_after,
         enable_cache=enable_cache,
     )
+    run_id = new_run_id()
     failure = None
     try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        run_dag(pipeline, run_id)
     except Exception as err:  # noqa: BLE001 - summarised below, then re-raised
         failure = err
     try:
-        summary = run_summary.summarize(config, time.time() - started, run_started=started)
+        summary = run_summary.summarize(config, time.time() - started, run_id=run_id)
     except Exception:
         if failure is None:
             raise
@@ -75,19 +115,20 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
     """
     import shutil
 
-    started = time.time()
-    report_path = os.path.join(config.output, executor.REPORT_FILE)
-    if os.path.exists(report_path):
-        os.remove(report_path)
-    try:
-        run(config, stop_after="AnomaliesGate")
-    except executor.IngestRejectedError as err:
-        with open(report_path, "w") as f:
-            json.dump(err.report, f, indent=2, sort_keys=True)
-        raise
-    finally:
-        # ExampleGen succeeded (validation may still have failed): its report is an artifact.
-        examples = metadata.published_examples(config.metadata_path, started)
-        if examples is not None and not os.path.exists(report_path):
-            shutil.copy(os.path.join(examples.uri, executor.REPORT_FILE), report_path)
-    return run_summary.read_json(report_path)
+    with output_guard.hold(config.output, "ingest"):
+        started = time.time()
+        report_path = os.path.join(config.output, executor.REPORT_FILE)
+        if os.path.exists(report_path):
+            os.remove(report_path)
+        try:
+            run(config, stop_after="AnomaliesGate")
+        except executor.IngestRejectedError as err:
+            with open(report_path, "w") as f:
+                json.dump(err.report, f, indent=2, sort_keys=True)
+            raise
+        finally:
+            # ExampleGen succeeded (validation may still have failed): its report is an artifact.
+            examples = metadata.published_examples(config.metadata_path, started)
+            if examples is not None and not os.path.exists(report_path):
+                shutil.copy(os.path.join(examples.uri, executor.REPORT_FILE), report_path)
+        return run_summary.read_json(report_path)

@@ -69,13 +69,30 @@ def test_editing_the_schema_reruns_what_reads_it_but_not_ingestion(ingested):
         assert "max_image_byte_size: 19000000" in f.read()
 
 
-def test_a_failed_run_presents_no_earlier_report(ingested):
+def test_the_root_steps_keys_hold_the_library_versions(ingested):
+    from components import cache_keys
+
     config, _, _ = ingested
+    store = metadata._store(config.metadata_path)
+    nodes = metadata.read_run(config.metadata_path)
+    versions = cache_keys.library_versions()
+    assert versions.startswith("tensorflow 2.") and ", tfx 1." in versions
+    for node in ("FileBasedExampleGen", "ImportSchemaGen"):
+        execution = store.get_executions_by_id([nodes[node]["execution_id"]])[0]
+        assert execution.custom_properties[cache_keys.LIBRARY_VERSIONS_KEY].string_value == versions
+
+
+def test_a_failed_run_presents_no_earlier_report(ingested):
+    config, data, _ = ingested
     report_path = os.path.join(config.output, "ingest_report.json")
     summary_path = os.path.join(config.output, "run_summary.json")
     assert os.path.exists(report_path) and os.path.exists(summary_path)
-    missing = configs.RunConfig(**{**vars(config), "data": os.path.join(config.output, "no_such_folder")})
-    with pytest.raises(Exception, match="no_such_folder"):
-        local.ingest(missing)
+    away = str(data) + "_away"
+    os.rename(data, away)  # the same source, gone: the run fails
+    try:
+        with pytest.raises(Exception, match=os.path.basename(str(data))):
+            local.ingest(config)
+    finally:
+        os.rename(away, data)
     assert not os.path.exists(report_path)
     assert not os.path.exists(summary_path)

@@ -70,7 +70,7 @@ def checkout(tmp_path):
 def test_editing_a_module_in_the_closure_changes_the_fingerprint_and_no_other(checkout):
     first = code_fingerprints.all_fingerprints(checkout)
     assert first == code_fingerprints.all_fingerprints(REPO_ROOT)
-    assert len(set(first.values())) == 3 and all(len(v) == 16 for v in first.values())
+    assert len(set(first.values())) == len(first) == 6 and all(len(v) == 16 for v in first.values())
     with open(checkout / "components" / "report_unused_probe.py", "w") as f:
         f.write("x = 1\n")  # a new module nothing imports
     page = checkout / "pipeline" / "report" / "page.py"
@@ -84,17 +84,30 @@ def test_editing_a_module_in_the_closure_changes_the_fingerprint_and_no_other(ch
     shared = checkout / "components" / "features.py"
     shared.write_text(shared.read_text() + "\n# edited\n")
     third = code_fingerprints.all_fingerprints(checkout)
-    assert all(third[name] != second[name] for name in first)
+    assert all(third[name] != second[name] for name in ("FileBasedExampleGen", "Transform", "Trainer"))
+    assert third["span_resolvers"] == second["span_resolvers"]  # it does not import features
+    lineage = checkout / "components" / "lineage.py"
+    lineage.write_text(lineage.read_text() + "\n# edited\n")
+    fourth = code_fingerprints.all_fingerprints(checkout)
+    assert fourth["span_resolvers"] != third["span_resolvers"]
+    assert fourth["FileBasedExampleGen"] != third["FileBasedExampleGen"]  # its driver's duplicate check reads it
 
 
 def test_entry_modules_are_the_ones_the_pipeline_runs():
+    from components import cache_keys
     from components.ingest import executor
-    from pipeline import configs
+    from components.validation import anomalies_gate, drift
+    from pipeline import configs, span_resolvers
 
+    example_gen = code_fingerprints.ENTRY_MODULES["FileBasedExampleGen"]
+    assert executor.Executor.__module__ in code_fingerprints.closure([example_gen])
     assert code_fingerprints.ENTRY_MODULES == {
-        "FileBasedExampleGen": executor.Executor.__module__,
+        "FileBasedExampleGen": cache_keys.ExampleGen.__module__,
         "Transform": configs.PREPROCESSING_FN.rsplit(".", 1)[0],
         "Trainer": configs.RUN_FN.rsplit(".", 1)[0],
+        "AnomaliesGate": anomalies_gate.__name__,
+        "DriftGate": drift.__name__,
+        "span_resolvers": span_resolvers.SpanWindowStrategy.__module__,
     }
 
 

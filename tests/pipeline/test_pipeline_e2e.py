@@ -22,7 +22,7 @@ from tests.helpers import splits
 SAMPLE = configs.SAMPLE_DATA
 ALL_NODES = {
     "FileBasedExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate",
-    "previous_span_statistics", "DriftGate",
+    "previous_span_examples", "DriftGate",
     "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher",
 }
 

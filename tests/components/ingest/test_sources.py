@@ -52,15 +52,6 @@ def test_folder_rules(messy_folder):
     assert sources.class_folders(list(entries.values())) == ["daisy", "roses"]
 
 
-def test_flower_classes_keep_the_tfds_order():
-    assert features.class_names_for(["roses", "daisy"]) == features.TF_FLOWERS_CLASSES
-    assert features.TF_FLOWERS_CLASSES.index("dandelion") == 0
-    assert features.TF_FLOWERS_CLASSES.index("roses") == 4
-    assert features.class_names_for(["zebra", "ant"]) == ("ant", "zebra")
-    with pytest.raises(ValueError, match="no class folders"):
-        features.class_names_for([])
-
-
 def _add(tar, name, data=b"", kind=tarfile.REGTYPE, linkname=""):
     info = tarfile.TarInfo(name)
     info.type = kind

@@ -30,6 +30,10 @@ def test_outputs_classes_and_tfds_names_are_checked_before_any_work(tmp_path):
     a_file.write_text("not a folder")
     folder = tmp_path / "folder"
     folder.mkdir()
+    one_class = folder / "one.txt"
+    one_class.write_text("daisy\n")
+    twice = folder / "twice.txt"
+    twice.write_text("daisy\nroses\ndaisy\n")
     cases = [
         (["run", "--output", str(a_file)],
          f"flowers run: --output {a_file} is a file; accepted: a folder path (new or existing) that can be written."),
@@ -41,21 +45,19 @@ def test_outputs_classes_and_tfds_names_are_checked_before_any_work(tmp_path):
         (["run", "--data", "tfds:no_such_dataset_here", "--output", str(tmp_path / "out")],
          "flowers run: --data tfds:no_such_dataset_here: TFDS has no dataset named 'no_such_dataset_here'; "
          "accepted: tfds:tf_flowers or another TFDS image classification dataset."),
-        (["compile", "--classes", "daisy", "--output", str(tmp_path / "p.json")],
-         "flowers compile: --classes 'daisy' is not accepted: a classifier needs at least two class names."),
-        (["compile", "--classes", "daisy,,roses", "--output", str(tmp_path / "p.json")],
-         "flowers compile: --classes 'daisy,,roses' is not accepted: a class name is empty; give comma-separated "
-         "names in label order, e.g. dandelion,daisy,tulips,sunflowers,roses."),
-        (["compile", "--classes", "daisy,roses,daisy", "--output", str(tmp_path / "p.json")],
-         "flowers compile: --classes 'daisy,roses,daisy' is not accepted: daisy is named twice; each class needs "
-         "a name of its own."),
-        (["compile", "--classes", "daisy, roses", "--output", str(tmp_path / "p.json")],
-         "flowers compile: --classes 'daisy, roses' is not accepted: a class name begins or ends with a space."),
+        (["compile", "--classes", str(one_class), "--output", str(tmp_path / "p.json")],
+         f"flowers compile: --classes: {one_class} lists 1 class name(s); a classifier needs at least two."),
+        (["run", "--classes", str(twice), "--output", str(tmp_path / "out")],
+         f"flowers run: --classes: {twice}, line 3: class 'daisy' is listed twice."),
+        (["ingest", "--classes", str(tmp_path / "none.txt"), "--output", str(tmp_path / "out")],
+         f"flowers ingest: --classes: cannot read the label vocabulary {tmp_path / 'none.txt'}: [Errno 2] No such "
+         f"file or directory: '{tmp_path / 'none.txt'}'."),
     ]
     for args, message in cases:
         result = flowers(*args)
         assert (result.returncode, result.stderr, result.stdout) == (2, message + "\n", ""), args
-    assert sorted(os.listdir(tmp_path)) == ["a_file", "folder"] and os.listdir(folder) == []
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "folder"]
+    assert sorted(os.listdir(folder)) == ["one.txt", "twice.txt"]
 
 
 def test_an_output_that_cannot_be_written_is_refused(tmp_path, monkeypatch):

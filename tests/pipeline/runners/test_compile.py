@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from components import features
 from pipeline import configs
-from pipeline.runners import kubeflow_v2, local
+from pipeline.runners import kubeflow_v2
 from tests.helpers import REPO
 
 IMAGE = "us-docker.pkg.dev/p/flowers/flowers-tfx:test"
@@ -21,7 +22,7 @@ VERTEX = {"project": "p", "region": "us-central1", "machine_type": "n1-standard-
 RESOLVER_TASKS = {
     "latest_blessed_model_resolver-model-resolver",
     "latest_blessed_model_resolver-model-blessing-resolver",
-    "previous_span_statistics",
+    "previous_span_examples",
 }
 CONTAINER_TASKS = {
     "FileBasedExampleGen",
@@ -111,7 +112,7 @@ def test_standard_trainer_by_default(compiled):
     args = _executor(spec, "Trainer")["container"]["args"]
     assert args[args.index("--executor_class_path") + 1] == "tfx.components.trainer.executor.GenericExecutor"
     custom_config = json.loads(_parameter(spec, "Trainer", "custom_config"))
-    assert tuple(custom_config["class_names"]) == local.resolve_classes(configs.SAMPLE_DATA)
+    assert tuple(custom_config["class_names"]) == features.TF_FLOWERS_CLASSES
     assert "ai_platform_training_args" not in custom_config
 
 

@@ -17,7 +17,7 @@ from pipeline.runners import vertex_dry_run
 from tests.helpers import REPO
 
 RESOLVERS = ["latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver",
-             "previous_span_statistics"]
+             "previous_span_examples"]
 CONTAINERS = [
     "FileBasedExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate", "DriftGate",
     "Transform", "Trainer", "Evaluator", "Pusher",

@@ -4,7 +4,7 @@ Night 1 runs the spec on a span root holding span 1 (4 photos of each class
 cut from the sample); span 2 (4 other photos of each class) is added and the
 same spec runs again in the same work dir, with `--warm-start`. The dry run's
 artifact record stands in for Vertex's metadata store, so night 2's resolver
-tasks find night 1's artifacts: the previous statistics for the drift gate,
+tasks find night 1's artifacts: the previous examples for the drift gate,
 the latest model for the warm start, the latest blessed model for the
 Evaluator. The KFP DAG has no window of spans (TFX's KFP v2 compiler compiles
 no resolver over several artifacts): night 2's Trainer trains on span 2 alone.
@@ -92,7 +92,7 @@ def test_night_2_resolved_night_1s_artifacts(nights):
     # On the first night the record is empty: every resolver resolves to nothing.
     assert all(not artifacts for resolved in one.resolved.values() for artifacts in resolved.values())
     assert two.resolved == {
-        "previous_span_statistics": {"statistics": [_output(one, "StatisticsGen", "statistics")["uri"]]},
+        "previous_span_examples": {"baseline": [_output(one, "FileBasedExampleGen", "examples")["uri"]]},
         "latest_model_resolver": {"model": [_output(one, "Trainer", "model")["uri"]]},
         "latest_blessed_model_resolver-model-blessing-resolver": {
             "model_blessing": [_output(one, "Evaluator", "blessing")["uri"]]
@@ -114,8 +114,9 @@ def test_the_drift_gate_compared_span_2_with_span_1(nights):
     drift = _drift(nights[2])
     assert (drift["span"], drift["previous_span"]) == (2, 1)
     assert drift["distance"]["label"] == 0.0  # both spans hold 4 photos of each class
-    assert 0.0 < drift["distance"]["image"] < drift["threshold"]["image"] == 0.5
-    assert drift["threshold"]["label"] == 0.25 and drift["over"] == []
+    assert 0.0 < drift["distance"]["image"] < 0.5
+    assert drift["p_value"]["label"] > 0.9  # the same label counts: no evidence of a change
+    assert 0.0 < drift["p_value"]["image"] <= 1.0 and drift["over"] == []
     assert drift["current"]["examples"] == drift["previous"]["examples"] == 20
     assert drift["current"]["labels"] == drift["previous"]["labels"]
     assert sorted(drift["current"]["labels"].values()) == [4] * 5
