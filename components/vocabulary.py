@@ -87,17 +87,19 @@ def pinned_path(output: str) -> str:
     return os.path.join(output, VOCABULARY_FILE)
 
 
-def first_run_names(folders: Iterable[str], schema_dir: str) -> tuple[str, ...]:
+def first_run_names(folders: Iterable[str], *schema_dirs: str) -> tuple[str, ...]:
     """The vocabulary a first run pins from the source's class folders.
 
-    The schema folder's vocabulary when every folder is in it (tf_flowers: the
-    TFDS order, whichever classes a span holds); else the folder names, sorted.
+    The vocabulary of the first schema folder that has one (`class_names.txt`),
+    when every class folder is in it (tf_flowers: the TFDS order, whichever
+    classes a span holds); else the folder names, sorted.
     """
     found = sorted(set(folders))
     if not found:
         raise VocabularyError("no class folders found: expected <root>/<class>/<image file>")
-    curated = os.path.join(schema_dir, VOCABULARY_FILE)
-    if os.path.isfile(curated):
+    curated = next((os.path.join(d, VOCABULARY_FILE) for d in schema_dirs
+                    if os.path.isfile(os.path.join(d, VOCABULARY_FILE))), None)
+    if curated:
         names = read(curated)
         if set(found) <= set(names):
             return names

@@ -9,6 +9,11 @@ place in the shard are all decided from the file NAME before any byte is read:
 Only `(shard, sort key, Entry)` records are grouped. The worker that gets a
 shard reads each file's bytes in sort-key order, checks it and appends it to
 the shard's GZIP TFRecord file, so it holds one image at a time.
+
+A shard is written under a temporary name of its own and renamed to its final
+name once it is complete, as Beam's file sinks do: a bundle that a runner
+retries (Dataflow, Flink) or runs twice never leaves a partial file or two
+writers on one path, and the last complete attempt's file is the shard.
 """
 
 from __future__ import annotations
@@ -71,14 +76,39 @@ class Layout:
         return shard_path(self.split_dirs[split], shard, self.num_shards)
 
     def ensure_files(self) -> None:
-        """An empty shard for every shard no file went to, so each split has all its shards."""
+        """An empty shard for every shard no file went to, so each split has all its shards; no temporary
+        file of an attempt that died (a killed worker) is left beside them."""
         for split in range(len(self.split_dirs)):
             tf.io.gfile.makedirs(self.split_dirs[split])
+            for leftover in tf.io.gfile.glob(os.path.join(self.split_dirs[split], f".{FILE_PREFIX}-*.tmp")):
+                tf.io.gfile.remove(leftover)
             for shard in range(self.num_shards):
                 path = self.path(split, shard)
                 if not tf.io.gfile.exists(path):
                     with tf.io.TFRecordWriter(path, options="GZIP"):
                         pass
+
+
+class _ShardFile:
+    """A GZIP TFRecord writer on a temporary name, renamed to `path` when closed whole; removed otherwise."""
+
+    def __init__(self, path: str):
+        import uuid
+
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        self.path = path
+        self.temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+        self._writer = tf.io.TFRecordWriter(self.temp, options="GZIP")
+
+    def write(self, record: bytes) -> None:
+        self._writer.write(record)
+
+    def finish(self, complete: bool) -> None:
+        self._writer.close()
+        if complete:
+            tf.io.gfile.rename(self.temp, self.path, overwrite=True)
+        elif tf.io.gfile.exists(self.temp):
+            tf.io.gfile.remove(self.temp)
 
 
 def _written(layout: Layout, split: int, example: tf.train.Example, writer) -> beam.pvalue.TaggedOutput:
@@ -103,15 +133,18 @@ class WriteShard(beam.DoFn):
         self, group: tuple[tuple[int, int], Iterable[tuple[str, Entry]]], duplicates: dict[str, tuple[str, str]]
     ):
         (split, shard), keyed = group
-        path = self._layout.path(split, shard)
-        tf.io.gfile.makedirs(os.path.dirname(path))
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        writer = _ShardFile(self._layout.path(split, shard))
+        complete = False
+        try:
             for _, entry in sorted(keyed, key=lambda kv: (kv[0], kv[1].path)):
                 for out in self._check_fn(*self._read(entry), duplicates):
                     if isinstance(out, tf.train.Example):
                         yield _written(self._layout, split, out, writer)
                     else:
                         yield out
+            complete = True
+        finally:
+            writer.finish(complete)
 
 
 class WriteSequential(beam.DoFn):
@@ -128,7 +161,8 @@ class WriteSequential(beam.DoFn):
     def process(self, element: tuple[str, Any], duplicates: dict[str, tuple[str, str]]):
         """`element` is (tag, what to read); `read_all` gets the whole element."""
         tag = element[0]
-        writers: dict[tuple[int, int], Any] = {}
+        writers: dict[tuple[int, int], _ShardFile] = {}
+        complete = False
         try:
             for entry, data in self._read_all(element):
                 outputs = list(self._check_fn(entry, data, duplicates))
@@ -141,9 +175,9 @@ class WriteSequential(beam.DoFn):
                         path = self._layout.path(split, shard)
                         if tag:
                             path = path.replace(f"{FILE_PREFIX}-", f"{FILE_PREFIX}-{tag}-")
-                        tf.io.gfile.makedirs(os.path.dirname(path))
-                        writers[(split, shard)] = tf.io.TFRecordWriter(path, options="GZIP")
+                        writers[(split, shard)] = _ShardFile(path)
                     yield _written(self._layout, split, out, writers[(split, shard)])
+            complete = True
         finally:
             for writer in writers.values():
-                writer.close()
+                writer.finish(complete)

@@ -97,12 +97,41 @@ def transformed(records: tf.data.Dataset, tft_output) -> tf.data.Dataset:
     return records.batch(_TRANSFORM_BATCH).map(transform_batch_fn(tft_output), num_parallel_calls=AUTOTUNE).unbatch()
 
 
-def fits_in_memory(examples: int, share: float = 0.5) -> bool:
-    """Whether `examples` uint8 images fit in `share` of the memory available now."""
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read(100).strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (no limit) and anything odd: None
+
+
+def container_available(cgroup_root: str = CGROUP_ROOT) -> int | None:
+    """Bytes this process's container may still allocate: its cgroup's memory limit less its usage
+    (cgroup v2's memory.max and memory.current, or v1's memory.limit_in_bytes and memory.usage_in_bytes);
+    None where no limit is set (the host's memory is then the bound)."""
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        limit = _read_int(os.path.join(cgroup_root, limit_file))
+        if limit is not None and limit < 1 << 60:  # v1 writes a huge number for "no limit"
+            return max(0, limit - (_read_int(os.path.join(cgroup_root, usage_file)) or 0))
+    return None
+
+
+def fits_in_memory(examples: int, share: float = 0.5, cgroup_root: str = CGROUP_ROOT) -> bool:
+    """Whether `examples` uint8 images fit in `share` of the memory available now: the host's free memory,
+    or the container's (its cgroup limit), whichever is smaller. On Vertex AI or Kubernetes the pod's limit
+    is what an in-memory cache must fit, or the pod is killed."""
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return False
+    container = container_available(cgroup_root)
+    if container is not None:
+        available = min(available, container)
     return examples * _PIXELS < share * available
 
 

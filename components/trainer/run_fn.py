@@ -143,10 +143,11 @@ def _test_split(train_patterns) -> list[str]:
 
 
 def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
-    check_window(fn_args.train_files, config.class_names)
+    counts = check_window(fn_args.train_files, config.class_names)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_files = input_pipeline.list_files(fn_args.train_files)
-    train_count = input_pipeline.count_records(train_files)
+    # ExampleGen's reports count the split; only examples without one are read to count them.
+    train_count = counts.get("train") or input_pipeline.count_records(train_files)
     steps_per_epoch = max(1, math.ceil(train_count / config.batch_size))
     cache_dir = os.path.join(fn_args.model_run_dir, "input_cache")
     inputs = config.input_config(cache_dir)

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from pipeline import configs
-from pipeline.runners import local
+from pipeline.runners import local, output_guard
 
 MULTI_PROCESSING = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
@@ -21,8 +21,9 @@ def run_beam_bench(data: str, output: str, work_dir: str) -> dict[str, Any]:
     """
     modes = {"in_process": ("--direct_running_mode=in_memory",), "multi_processing_2_workers": MULTI_PROCESSING}
     report: dict[str, Any] = {"data": data, "beam_args": {k: list(v) for k, v in modes.items()}}
+    scratch = output_guard.scratch_output(work_dir, data)
     for mode, beam_args in modes.items():
-        config = configs.RunConfig(data=data, output=os.path.join(work_dir, mode), beam_args=list(beam_args))
+        config = configs.RunConfig(data=data, output=os.path.join(scratch, mode), beam_args=list(beam_args))
         started = time.perf_counter()
         summary = local.run(config, stop_after="Transform", enable_cache=False)
         seconds = summary["stage_seconds"]

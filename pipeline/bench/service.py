@@ -21,7 +21,7 @@ import tensorflow as tf
 from components.trainer import input_pipeline, tf_data_service
 from components.trainer.augment import fused
 from pipeline import configs, metadata
-from pipeline.runners import local
+from pipeline.runners import local, output_guard
 
 BATCH = 32
 PASSES = 3  # one warm-up pass, two timed
@@ -55,7 +55,7 @@ def run_service_bench(
     """`address` "local": start a dispatcher and one, then two, workers here; else use that dispatcher."""
     import tensorflow_transform as tft
 
-    config = configs.RunConfig(data=data, output=work_dir)
+    config = configs.RunConfig(data=data, output=output_guard.scratch_output(work_dir, data))
     local.run(config, stop_after="Transform")
     nodes = metadata.read_run(config.metadata_path)
     files = input_pipeline.list_files(f"{nodes['FileBasedExampleGen']['outputs']['Examples'].uri}/Split-train/*")

@@ -28,7 +28,7 @@ from components.trainer import input_pipeline
 from components.trainer.augment import fused
 from pipeline import configs, metadata
 from pipeline.bench import memory as memory_lib
-from pipeline.runners import local
+from pipeline.runners import local, output_guard
 
 AUTOTUNE = tf.data.AUTOTUNE
 BATCH = 32
@@ -192,7 +192,7 @@ def _bytes_per_example(uri: str, count: int) -> float:
 
 def run_bench(data: str, output: str, work_dir: str, seed: int = 0, spec: str = fused.FULL_SPEC) -> dict[str, Any]:
     """ExampleGen and Transform from scratch, then every input pipeline side by side, in this process."""
-    config = configs.RunConfig(data=data, output=work_dir)
+    config = configs.RunConfig(data=data, output=output_guard.scratch_output(work_dir, data))
     local.run(config, stop_after="Transform", enable_cache=False)
     nodes = metadata.read_run(config.metadata_path)
     raw_uri = nodes["FileBasedExampleGen"]["outputs"]["Examples"].uri

@@ -12,7 +12,7 @@ from tfx import v1 as tfx
 
 from components import vocabulary
 from components.ingest import executor, sources
-from pipeline import configs, metadata
+from pipeline import configs, metadata, paths
 from pipeline import pipeline as pipeline_lib
 from pipeline.report import run_summary
 from pipeline.runners import output_guard
@@ -30,7 +30,8 @@ def discover_classes(data: str, schema_dir: str, tfds_data_dir: str | None = Non
 
     folders = [spans.span_source(data, span) for span, _ in spans.span_folders(data)] or [data]
     found = [c for f in folders for c in sources.class_folders(sources.list_entries(f))]
-    return vocabulary.first_run_names(found, schema_dir)
+    # A schema folder of the user's own without a vocabulary: flower folders still get the tf_flowers order.
+    return vocabulary.first_run_names(found, schema_dir, paths.SCHEMA_DIR)
 
 
 def resolve_vocabulary(config: configs.RunConfig) -> vocabulary.Vocabulary:

@@ -96,6 +96,16 @@ def source_identity(data: str) -> str:
     return os.path.realpath(data)
 
 
+def scratch_output(work_dir: str, data: str) -> str:
+    """An output of its own for `data` below a benchmark's work dir, so benchmarks of several sources can
+    share one `--work-dir` (each source's runs and cache stay apart)."""
+    import hashlib
+
+    identity = source_identity(data)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in os.path.basename(identity.rstrip("/")))[:40]
+    return os.path.join(work_dir, f"{name or 'data'}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}")
+
+
 def check_source(output: str, data: str) -> None:
     """Record the output's source on its first run; refuse another source later."""
     path = os.path.join(output, SOURCE_FILE)

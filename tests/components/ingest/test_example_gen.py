@@ -44,6 +44,17 @@ def test_every_file_is_ingested_quarantined_or_skipped(tmp_path):
     for filename, (label, data) in rows.items():
         assert data == good[filename]  # the file's bytes, untouched
         assert label == features.TF_FLOWERS_CLASSES.index(filename.split("/")[0])
+    # The sidecar later spans' duplicate check and the drift gate read: every photo written, and only those
+    # (a bad file is never "kept", so the same bad bytes in a later span are quarantined again, not skipped).
+    import hashlib
+
+    from components.ingest import spans
+
+    sidecar = {row["filename"]: row for row in spans.read_rows(str(tmp_path / "out"))}
+    assert set(sidecar) == set(good)
+    for filename, row in sidecar.items():
+        assert row["sha256"] == hashlib.sha256(good[filename]).hexdigest()
+        assert (row["bytes"], row["label"], row["span"]) == (len(good[filename]), rows[filename][0], 0)
 
 
 def test_too_many_quarantined_fails_naming_the_files(tmp_path):

@@ -76,3 +76,42 @@ def test_multi_process_direct_runner_writes_the_same_examples(tmp_path):
         multi = split_records(tmp_path / "multi", split)
         assert len(multi) == len(inproc) > 0
         assert {r for _, r in multi} == {r for _, r in inproc}
+
+
+def test_a_retried_shard_leaves_one_whole_file_with_each_record_once(tmp_path):
+    """A runner may run a bundle twice (a retry, a speculative copy) or lose an attempt part-way."""
+    from components.ingest.sources.entry import Entry
+
+    layout = shard_write.Layout(["train"], [str(tmp_path / "Split-train")], [1], 1, 42)
+    names = [f"daisy/{i}.jpg" for i in range(5)]
+    group = ((0, 0), [(shard_write.shard_and_key(n, 42, 1)[1], Entry(path=n, filename=n))
+                      for n in names])
+
+    def check(entry, data, duplicates, fail_at=None):
+        if entry.filename == fail_at:
+            raise OSError("the worker lost its disk")
+        yield beam_graph.make_example(data, 1, entry.filename)
+
+    def attempt(fail_at=None):
+        writer = shard_write.WriteShard(layout, lambda e: (e, e.filename.encode()),
+                                        lambda e, d, dup: check(e, d, dup, fail_at))
+        return list(writer.process(group, {}))
+
+    def records():
+        path = layout.path(0, 0)
+        return sorted(tf.train.Example.FromString(r.numpy()).features.feature["filename"].bytes_list.value[0]
+                      for r in tf.data.TFRecordDataset([path], compression_type="GZIP"))
+
+    assert len(attempt()) == 5
+    assert len(attempt()) == 5  # the retry: its file replaces the first, whole
+    assert records() == sorted(n.encode() for n in names)
+    try:
+        attempt(fail_at="daisy/3.jpg")  # an attempt that dies part-way leaves the complete file as it was
+    except OSError:
+        pass
+    assert records() == sorted(n.encode() for n in names)
+    assert sorted(os.listdir(tmp_path / "Split-train")) == [os.path.basename(layout.path(0, 0))]
+    stray = tmp_path / "Split-train" / f".{os.path.basename(layout.path(0, 0))}.dead.tmp"
+    stray.write_bytes(b"half a shard")  # a killed worker's file
+    layout.ensure_files()
+    assert sorted(os.listdir(tmp_path / "Split-train")) == [os.path.basename(layout.path(0, 0))]

@@ -47,3 +47,31 @@ def test_a_span_of_other_labels_is_refused_and_appended_classes_are_not(tmp_path
     patterns.append(_artifact(tmp_path, "b", 2, shuffled, 2))
     with pytest.raises(vocabulary.VocabularyError, match=r"^span 2 was ingested with the labels daisy, dandelion, "):
         run_fn.check_window(patterns, grown)
+
+
+def test_auto_cache_reads_the_containers_memory_limit(tmp_path):
+    """A pod's cgroup limit below the host's free memory: "auto" must pick the file cache, not an in-memory
+    cache the pod would be killed for."""
+    from components.trainer import input_pipeline
+
+    image = features.IMAGE_SIZE * features.IMAGE_SIZE * 3
+    host = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    examples = 1000  # about 97 MB of pixels: far below the host's free memory here
+    assert examples * image < 0.5 * host
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.max").write_text(f"{150 * 2**20}\n")  # a 150 MiB pod
+    (v2 / "memory.current").write_text(f"{50 * 2**20}\n")  # of which 50 are in use
+    assert input_pipeline.container_available(str(v2)) == 100 * 2**20
+    assert not input_pipeline.fits_in_memory(examples, cgroup_root=str(v2))
+    assert input_pipeline.fits_in_memory(examples // 10, cgroup_root=str(v2))
+    (v2 / "memory.max").write_text("max\n")  # no limit: the host decides
+    assert input_pipeline.container_available(str(v2)) is None
+    assert input_pipeline.fits_in_memory(examples, cgroup_root=str(v2))
+    v1 = tmp_path / "v1" / "memory"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text(f"{120 * 2**20}\n")
+    (v1 / "memory.usage_in_bytes").write_text("0\n")
+    assert not input_pipeline.fits_in_memory(examples, cgroup_root=str(tmp_path / "v1"))
+    (v1 / "memory.limit_in_bytes").write_text(f"{2**63 - 4096}\n")  # v1's "no limit"
+    assert input_pipeline.container_available(str(tmp_path / "v1")) is None

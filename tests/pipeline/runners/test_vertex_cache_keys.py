@@ -71,6 +71,7 @@ def test_the_example_gen_hook_fingerprints_every_file_where_it_runs(compiled):
     assert value == data_fingerprint.data_fingerprint(str(data))
     examples = first["artifacts"]["examples"]["artifacts"][0]
     assert examples["metadata"]["input_fingerprint"] == value and first["parameterValues"]["span"] == 0
+    assert first["parameterValues"][cache_keys.LIBRARY_VERSIONS_KEY] == cache_keys.library_versions()
     # The entrypoint of our (pre-2.1) spec reads the deprecated `parameters`: the span is there too.
     assert first["parameters"]["span"] == {"intValue": "0"}
     assert first["parameters"]["input_fingerprint"] == {"stringValue": value}
@@ -86,5 +87,6 @@ def test_the_schema_hook_fingerprints_the_schema_content(compiled, tmp_path):
     assert cache_keys.main(["--json_serialized_invocation_args", _invocation(spec, "ImportSchemaGen", out)]) == 0
     schema_file = os.path.join(configs.SCHEMA_DIR, "schema.pbtxt")
     assert json.loads(out.read_text())["parameterValues"] == {
-        cache_keys.SCHEMA_FINGERPRINT_KEY: data_fingerprint.file_fingerprint(schema_file)
+        cache_keys.SCHEMA_FINGERPRINT_KEY: data_fingerprint.file_fingerprint(schema_file),
+        cache_keys.LIBRARY_VERSIONS_KEY: cache_keys.library_versions(),  # measured where the step runs
     }

@@ -61,7 +61,7 @@ def test_every_task_ran_in_dependency_order(dry_run):
     assert run.produced[RESOLVERS[0]] == {"model_blessing": []}
     assert run.produced[RESOLVERS[1]] == {"model": []}
     # No earlier span either: the drift gate has no baseline and passes.
-    assert run.produced[RESOLVERS[2]] == {"statistics": []}
+    assert run.produced[RESOLVERS[2]] == {"baseline": []}
     assert tasks.index("DriftGate") < tasks.index("Transform")
     # The driver's span and fingerprint (of the data, computed in the task) reached the examples artifact.
     examples = run.produced["FileBasedExampleGen"]["examples"][0]["metadata"]
