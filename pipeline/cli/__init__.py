@@ -84,12 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command("run", "the whole DAG with LocalDagRunner")
     _add_run_flags(run)
-    run.add_argument("--epochs", type=int)
-    run.add_argument("--seed", type=int)
-    run.add_argument("--batch-size", type=int)
+    run.add_argument("--epochs", type=int, help="passes over the training window")
+    run.add_argument("--seed", type=int,
+                     help="seeds the augmentation draws, the shuffle and the model's initial weights")
+    run.add_argument("--batch-size", type=int, help="images per training step")
     run.add_argument("--augmentation", help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
-    run.add_argument("--learning-rate", type=float)
-    run.add_argument("--lr-schedule", choices=["constant", "cosine"])
+    run.add_argument("--learning-rate", type=float, help="Adam's learning rate (the start of the cosine schedule)")
+    run.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                     help="constant, or cosine decay to zero over all epochs")
     run.add_argument("--patience", type=int,
                      help="stop when eval accuracy has not improved for this many epochs (0: never)")
     run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
@@ -103,16 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
 
     preview = command("preview", "a 3x3 grid of one photo under the training augmentation")
-    preview.add_argument("--data", default=paths.SAMPLE_DATA)
-    preview.add_argument("--output", default="preview.png")
-    preview.add_argument("--seed", type=int)
+    preview.add_argument("--data", default=paths.SAMPLE_DATA, help="a class folder or .tgz; its first photo is shown")
+    preview.add_argument("--output", default="preview.png", help="the PNG file to write")
+    preview.add_argument("--seed", type=int, help="seeds the augmentation draws")
     preview.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
 
     bench = command("bench", "input pipeline throughput beside the tutorial's pipelines")
-    bench.add_argument("--data", default=paths.SAMPLE_DATA)
-    bench.add_argument("--output", default="bench.json")
+    bench.add_argument("--data", default=paths.SAMPLE_DATA, help="the photos to measure on (folder, .tgz, tfds:)")
+    bench.add_argument("--output", default="bench.json", help="the JSON file the figures go to")
     bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--seed", type=int, default=0, help="seeds the augmentation draws")
     bench.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
     bench.add_argument("--serving-model", help="instead: serving_images latency and batch throughput of this model")
     bench.add_argument("--data-service", nargs="?", const="local", metavar="grpc://HOST:PORT",
@@ -126,27 +128,30 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = command("compile", "the KFP v2 / Vertex AI Pipelines spec (JSON)")
     compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
                           help="both compile the same KFP v2 spec")
-    compile_.add_argument("--output", default="pipeline.json")
+    compile_.add_argument("--output", default="pipeline.json", help="the job spec (JSON) to write, local or gs://")
     compile_.add_argument("--image", default="gcr.io/YOUR_PROJECT/flowers-tfx:latest",
                           help="the image built from the Dockerfile")
-    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/flowers/tfx")
+    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/flowers/tfx",
+                          help="where the cloud run writes its artifacts")
     compile_.add_argument("--data", default="/pipeline/data/flower_photos_sample",
                           help="as the components see it: gs://... or a path inside the image")
-    compile_.add_argument("--schema-dir", default="/pipeline/schemas")
+    compile_.add_argument("--schema-dir", default="/pipeline/schemas",
+                          help="the folder holding schema.pbtxt, as the components see it")
     compile_.add_argument("--serving-root", default="gs://YOUR_BUCKET/flowers",
                           help="the Pusher writes SERVING_ROOT/serving_model/<version>")
-    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args")
-    compile_.add_argument("--epochs", type=int)
+    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
+                          help="a Beam pipeline argument for the Beam stages, repeatable")
+    compile_.add_argument("--epochs", type=int, help="passes over the training data")
     compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
                           help="the Trainer augments on tf.data service workers at this dispatcher")
     compile_.add_argument("--classes", metavar="FILE", default=os.path.join(paths.SCHEMA_DIR, "class_names.txt"),
                           help="the label vocabulary: one class name a line, in label order (the run's pinned "
                                "OUTPUT/class_names.txt, to deploy what a local run trained)")
     compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
-    compile_.add_argument("--vertex-region", default="us-central1")
-    compile_.add_argument("--machine-type", default="n1-standard-8")
-    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4")
-    compile_.add_argument("--accelerator-count", type=int, default=1)
+    compile_.add_argument("--vertex-region", default="us-central1", help="the region of the Vertex AI training job")
+    compile_.add_argument("--machine-type", default="n1-standard-8", help="the training job's machine type")
+    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4", help="the training job's GPU type")
+    compile_.add_argument("--accelerator-count", type=int, default=1, help="GPUs on the training machine")
     compile_.add_argument("--warm-start", action="store_true", default=None,
                           help="start the Trainer from the weights of the latest model, same schedule")
     compile_.add_argument("--accept-drift", action="store_true", default=None,
@@ -158,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command("predict", "classify image files with a pushed model")
     predict.add_argument("--model", required=True, help="a SavedModel, or the Pusher's base directory (newest version)")
-    predict.add_argument("files", nargs="+")
+    predict.add_argument("files", nargs="+", help="image files to classify")
     return parser
 
 

@@ -30,7 +30,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     """The two roles of the `data-service` command."""
     roles = parser.add_subparsers(dest="role", required=True)
     dispatcher = roles.add_parser("dispatcher", help="the dispatcher the Trainer's --data-service names")
-    dispatcher.add_argument("--port", type=int, default=DEFAULT_PORT)
+    dispatcher.add_argument("--port", type=int, default=DEFAULT_PORT, help="the port the dispatcher listens on")
     dispatcher.add_argument("--work-dir", default=None,
                             help="journal for a dispatcher that survives restarts (fault-tolerant mode)")
     worker = roles.add_parser("worker", help="a worker that runs the input pipeline for the dispatcher")

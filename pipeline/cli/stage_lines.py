@@ -58,6 +58,7 @@ class StageView(logging.Handler):
         self._started = self._last_line = 0.0
         self._cached = False
         self._status = ""
+        self._epochs_done = 0
         self._bar: tqdm | None = None
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, daemon=True)
@@ -98,7 +99,7 @@ class StageView(logging.Handler):
             return name
 
     def _start(self, node: str) -> None:
-        self.current, self._cached, self._status = node, False, ""
+        self.current, self._cached, self._status, self._epochs_done = node, False, "", 0
         self._started = self._last_line = time.monotonic()
         name = display_name(node)
         self._console.status(f"{name:<{_WIDTH}} started")  # a terminal only, replaced by the stage's line
@@ -122,11 +123,17 @@ class StageView(logging.Handler):
         kind = values.get("kind")
         if kind == "epoch":
             self._close_bar()
+            # The periodic line now says where training is: an epoch's step records stop when it ends, and a
+            # short epoch may send none, so a step status of an earlier epoch must never outlive it.
+            self._epochs_done = values["epoch"]
+            self._status = f"epoch {values['epoch']}/{values['epochs']} done"
             shown = "  ".join(f"{k} {v:.4f}" for k, v in values["metrics"].items())
             self._console.line(f"  epoch {values['epoch']}/{values['epochs']}  {shown}  "
                                f"{values['rate']:,.0f} images/s  {_elapsed(values['seconds'])}")
             return
         if kind == "step":
+            if values["epoch"] <= self._epochs_done:  # a record of an epoch already reported as done
+                return
             self._status = (f"epoch {values['epoch']}/{values['epochs']}, step {values['step']}/{values['steps']}, "
                             f"{values['rate']:,.0f} images/s")
             if self._console.live:
@@ -166,5 +173,8 @@ class StageView(logging.Handler):
                 now = time.monotonic()
                 if not self._console.live and now - self._last_line >= self._interval:
                     self._last_line = now
-                    status = self._status or "running"
-                    self._console.line(f"  {display_name(self.current)}  {status}  {_elapsed(now - self._started)}")
+                    self._console.line(self.periodic_line(now))
+
+    def periodic_line(self, now: float) -> str:
+        """The line a pipe gets every `interval` seconds while a stage runs: its latest state."""
+        return f"  {display_name(self.current)}  {self._status or 'running'}  {_elapsed(now - self._started)}"
