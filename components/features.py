@@ -51,3 +51,17 @@ MAX_GIF_FRAMES = 100
 # skips a larger one unread and its member is quarantined.
 MAX_TAR_HEADER_BYTES = 256 * 1024
 
+
+# Zip archives (`components.ingest.sources.zip_reader`). Sizes come from the
+# central directory before a byte is inflated, so a zip bomb is refused unread:
+# a member whose declared size is more than MAX_ZIP_RATIO times its compressed
+# size is quarantined (a JPEG or PNG compresses about 1:1, a BMP of a photo a
+# few to one; 100:1 is a run of one byte); inflation is never asked for more
+# than the declared size, and a member that inflates past it is quarantined.
+MAX_ZIP_RATIO = 100
+# The central directory is read whole, and every entry is kept as long as the
+# listing is: at most this many entries (55 times the 3,670 flower_photos) and
+# this many bytes of directory (160 bytes an entry), else the zip is refused in
+# one sentence. Larger photo sets: a .tgz, a folder, or spans.
+MAX_ZIP_ENTRIES = 200_000
+MAX_ZIP_DIRECTORY_BYTES = 32 * 1024 * 1024

@@ -6,7 +6,9 @@ into the settings, computed by a driver where the step runs (locally, or in the
 container on Vertex), never where a spec is compiled:
 
 - the data: every file under a folder, whatever its depth; the archive file
-  for a `.tgz`; the prepared files of a `tfds:` dataset;
+  for a `.tgz`, and for a `.zip` its central directory too (every member's
+  name, sizes and CRC, so a changed photo changes it even at the same file size
+  and time); the prepared files of a `tfds:` dataset;
 - the curated schema: the file's content.
 
 A file's fingerprint is its path below the root, size and modification time in
@@ -24,6 +26,7 @@ import tensorflow as tf
 
 from components import uris
 from components.ingest import sources
+from components.ingest.sources import zip_reader
 
 FINGERPRINT_FORMAT = "sha256:{}"
 
@@ -82,6 +85,16 @@ def _tfds_fingerprint(name: str, data_dir: str | None) -> str:
     return f"{name}:{builder.version}:" + tree_fingerprint(str(builder.data_dir))
 
 
+def _zip_directory(path: str) -> bytes:
+    """The zip's central directory (bounded by `features.MAX_ZIP_DIRECTORY_BYTES`),
+    or a word for one that cannot be read (ingestion reports why)."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            return zip_reader.directory_bytes(f)
+        except (OSError, ValueError) as err:
+            return f"unreadable zip\t{err}".encode()
+
+
 def data_fingerprint(source: str, tfds_data_dir: str | None = None) -> str:
     """The fingerprint of everything ExampleGen reads from `source`."""
     if sources.is_tfds(source):
@@ -89,5 +102,8 @@ def data_fingerprint(source: str, tfds_data_dir: str | None = None) -> str:
     if sources.is_archive(source):
         if not tf.io.gfile.exists(source):
             raise FileNotFoundError(f"archive {source} does not exist")
-        return FINGERPRINT_FORMAT.format(hashlib.sha256(_stat_line(source, source).encode()).hexdigest())
+        digest = hashlib.sha256(_stat_line(source, source).encode())
+        if zip_reader.is_zip(source):
+            digest.update(_zip_directory(source))
+        return FINGERPRINT_FORMAT.format(digest.hexdigest())
     return tree_fingerprint(source)

@@ -55,7 +55,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=paths.SAMPLE_DATA,
-                        help="class folder, .tgz of one, or tfds:tf_flowers (default: the bundled sample)")
+                        help="class folder, .tgz or .zip of one, or tfds:tf_flowers (default: the bundled sample)")
     parser.add_argument("--output", default="out", help="where artifacts, metadata, logs and the report go")
     parser.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                         help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--runner=DataflowRunner")
@@ -105,13 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
 
     preview = command("preview", "a 3x3 grid of one photo under the training augmentation")
-    preview.add_argument("--data", default=paths.SAMPLE_DATA, help="a class folder or .tgz; its first photo is shown")
+    preview.add_argument("--data", default=paths.SAMPLE_DATA,
+                         help="a class folder, .tgz or .zip; its first photo is shown")
     preview.add_argument("--output", default="preview.png", help="the PNG file to write")
     preview.add_argument("--seed", type=int, help="seeds the augmentation draws")
     preview.add_argument("--augmentation", help="augmentation spec (default: every op, augment.FULL_SPEC)")
 
     bench = command("bench", "input pipeline throughput beside the tutorial's pipelines")
-    bench.add_argument("--data", default=paths.SAMPLE_DATA, help="the photos to measure on (folder, .tgz, tfds:)")
+    bench.add_argument("--data", default=paths.SAMPLE_DATA, help="the photos to measure on (folder, .tgz, .zip, tfds:)")
     bench.add_argument("--output", default="bench.json", help="the JSON file the figures go to")
     bench.add_argument("--work-dir", default="out-bench", help="where ExampleGen and Transform write (cached)")
     bench.add_argument("--seed", type=int, default=0, help="seeds the augmentation draws")

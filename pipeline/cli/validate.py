@@ -14,7 +14,7 @@ from components import uris
 from components.ingest import sources
 
 DATA_ACCEPTED = (
-    "a folder of class folders (<root>/<class>/<image file>), a .tgz, .tar.gz or .tar of one, "
+    "a folder of class folders (<root>/<class>/<image file>), a .tgz, .tar.gz, .tar or .zip of one, "
     "or tfds:tf_flowers"
 )
 # Flags that must be positive numbers, and those that must lie in [0, 1].

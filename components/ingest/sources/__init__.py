@@ -1,4 +1,4 @@
-"""Where photos come from: a class-labelled folder, a `.tgz` of one, or TFDS.
+"""Where photos come from: a class-labelled folder, a `.tgz` or `.zip` of one, or TFDS.
 
 Every file a source holds becomes exactly one `Entry`: either placed in a class
 (and later ingested or quarantined by its content) or given a verdict here, from
@@ -15,12 +15,14 @@ The rules for a tree (a folder, or an archive's single top folder):
 - Symbolic links (to files or folders) are never followed, so nothing a user's
   folder or archive contains can make the pipeline read outside it: each link
   is quarantined with that reason. Archive members with an absolute path or a
-  `..` component are quarantined the same way; archives are read in memory and
-  never extracted.
+  `..` component (or a backslash, or a drive letter) are quarantined the same
+  way; archives are read in memory and never extracted.
 - A class folder with no files is not a class; the report lists it.
 - Nothing is read before its size is known (`os.fstat` of the opened file,
-  `tf.io.gfile.stat`, the archive member's header): a file over
-  `features.MAX_FILE_BYTES` is quarantined unread. A local file is opened
+  `tf.io.gfile.stat`, the tar member's header, the zip's central directory): a
+  file over `features.MAX_FILE_BYTES` is quarantined unread, and so is a zip
+  member that is encrypted or compresses better than `features.MAX_ZIP_RATIO`:1
+  (`components.ingest.sources.zip_reader`). A local file is opened
   without following links and must be a regular file (`components.ingest.sources.local_files`).
   A file or folder that cannot be read (permissions, I/O error) is quarantined
   with the error as the reason.
@@ -40,7 +42,7 @@ from components.ingest.sources import archives, local_files
 from components.ingest.sources.entry import QUARANTINED, Entry, display_name, error_text, link, place, too_large_reason
 
 TFDS_PREFIX = "tfds:"
-_ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+_ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 
 
 def is_tfds(src: str) -> bool:

@@ -1,9 +1,11 @@
-"""Tar archives (`.tgz`, `.tar.gz`, `.tar`) as a source, streamed and never extracted.
+"""Archives (`.tgz`, `.tar.gz`, `.tar`, `.zip`) as a source, read in place and never extracted.
 
-The archive is read by `components.ingest.sources.tar_stream` (bounded headers, nothing kept
-of a passed member), once per use: `read_archive` lists it and learns its root
-in the same pass; `iter_archive` streams it when the root is known;
-`first_entries` stops as soon as enough classes are seen.
+A tar archive is read by `components.ingest.sources.tar_stream` (bounded headers,
+nothing kept of a passed member), a zip by `components.ingest.sources.zip_reader`
+(its central directory, then each photo's member), once per use:
+`read_archive` lists it and learns its root in the same pass; `iter_archive`
+reads it when the root is known; `first_entries` stops as soon as enough
+classes are seen. Both kinds follow the same rules (`components.ingest.sources`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from components import features, uris
 from components.ingest import image_check
-from components.ingest.sources import tar_stream
+from components.ingest.sources import tar_stream, zip_reader
 from components.ingest.sources.entry import (
     MACOS_RESOURCE_DIR,
     QUARANTINED,
@@ -65,7 +67,7 @@ def _is_metadata_top(parts: list[str]) -> bool:
 
 def _safe_parts(name: str) -> list[str] | None:
     """The path components of a member name, as text, or None if the name is unsafe."""
-    if name.startswith("/") or "\\" in name:
+    if name.startswith("/") or "\\" in name or (name[1:2] == ":" and name[:1].isalpha()):  # C:/ too
         return None
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if not parts or ".." in parts:
@@ -76,12 +78,13 @@ def _safe_parts(name: str) -> list[str] | None:
 @dataclasses.dataclass(frozen=True)
 class _Read:
     """What one pass learnt of a member: `problem` quarantines it whatever its
-    place (untrusted headers, a break); `too_large` only if its place keeps it.
+    place (untrusted headers, a break, a damaged zip member); `refused` (too
+    large, a zip bomb, encrypted: not read) only if its place keeps it.
     `member` is None for a break between members."""
 
-    member: tar_stream.Member | None
+    member: tar_stream.Member | zip_reader.Member | None
     problem: str | None = None
-    too_large: bool = False
+    refused: str | None = None
 
 
 def _open(path: str):
@@ -98,6 +101,9 @@ def _scan(path: str, with_bytes: bool) -> Iterator[tuple[_Read, bytes | None]]:
     """Every member in archive order, with the bytes of each regular file within
     `features.MAX_FILE_BYTES` if asked. If the archive breaks part-way, a last item
     says where (the member being read, or a break between members)."""
+    if zip_reader.is_zip(path):
+        yield from _scan_zip(path, with_bytes)
+        return
     with _open(path) as raw:
         reading, started = None, False
         try:
@@ -107,7 +113,7 @@ def _scan(path: str, with_bytes: bool) -> Iterator[tuple[_Read, bytes | None]]:
                 item = _Read(member, member.problem)
                 if with_bytes and member.problem is None and member.kind == "file":
                     if member.size > features.MAX_FILE_BYTES:
-                        item = dataclasses.replace(item, too_large=True)
+                        item = dataclasses.replace(item, refused=too_large_reason(member.size))
                     else:
                         data = stream.read(features.MAX_FILE_BYTES)
                 reading = None
@@ -121,6 +127,30 @@ def _scan(path: str, with_bytes: bool) -> Iterator[tuple[_Read, bytes | None]]:
             yield _Read(reading, reason), None
 
 
+def _scan_zip(path: str, with_bytes: bool) -> Iterator[tuple[_Read, bytes | None]]:
+    """Every zip member in central directory order, with the bytes of each photo
+    to check if asked. The directory names every member before any is inflated,
+    so the root is known first and only members placed in a class are read."""
+    with _open(path) as raw:
+        try:
+            members = zip_reader.list_members(raw)
+        except (OSError, EOFError, ValueError) as err:  # not a zip, truncated, or a damaged directory
+            if isinstance(err, tar_stream.ArchiveError):
+                raise
+            raise tar_stream.ArchiveError(f"not a readable zip archive: {error_text(err)}") from None
+        roots = _Roots()
+        for member in members:
+            roots.add(member.name)
+        for member in members:
+            item, data = _Read(member, refused=member.refused), None
+            if with_bytes and member.refused is None and _class_of(_archive_entry(member, roots.root)):
+                try:
+                    data = zip_reader.read_member(raw, member)
+                except zip_reader.MemberError as err:
+                    item = _Read(member, problem=str(err))
+            yield item, data
+
+
 def _placed(item: _Read, root: str | None, path: str) -> Entry | None:
     """The entry for one member under `root` (None for a directory)."""
     if item.member is None:
@@ -128,8 +158,8 @@ def _placed(item: _Read, root: str | None, path: str) -> Entry | None:
     if item.problem is not None:
         return Entry(display_name(item.member.name), verdict=QUARANTINED, reason=item.problem)
     entry = _archive_entry(item.member, root)
-    if entry is not None and item.too_large and entry.verdict is None:
-        return entry.quarantined(too_large_reason(item.member.size))
+    if entry is not None and item.refused and entry.verdict is None:
+        return entry.quarantined(item.refused)
     return entry
 
 
@@ -198,7 +228,7 @@ def _class_of(entry: Entry | None) -> str | None:
     return entry.class_name if entry is not None and entry.verdict is None else None
 
 
-def _archive_entry(member: tar_stream.Member, root: str | None) -> Entry | None:
+def _archive_entry(member: tar_stream.Member | zip_reader.Member, root: str | None) -> Entry | None:
     name = display_name(member.name)
     if member.kind == "dir":
         return None
