@@ -125,7 +125,7 @@ def _kind(name: str, external: int) -> str:
         return "dir"
     if stat.S_ISLNK(mode):
         return "link"
-    return "file" if mode == 0 or stat.S_ISREG(mode) else "other"
+    return "file" if stat.S_IFMT(mode) in (0, stat.S_IFREG) else "other"
 
 
 def _refusal(flags: int, method: int, size: int, compressed: int) -> str | None:

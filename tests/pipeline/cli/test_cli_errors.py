@@ -14,7 +14,7 @@ import pytest
 from pipeline import configs
 
 ACCEPTED = (
-    "accepted: a folder of class folders (<root>/<class>/<image file>), a .tgz, .tar.gz or .tar of one, "
+    "accepted: a folder of class folders (<root>/<class>/<image file>), a .tgz, .tar.gz, .tar or .zip of one, "
     "or tfds:tf_flowers."
 )
 
@@ -34,7 +34,7 @@ def folders(tmp_path_factory):
     one.mkdir(parents=True)
     for name in sorted(os.listdir(os.path.join(configs.SAMPLE_DATA, "daisy")))[:3]:
         (one / name).write_bytes(open(os.path.join(configs.SAMPLE_DATA, "daisy", name), "rb").read())
-    (root / "photos.zip").write_bytes(b"PK\x03\x04")
+    (root / "photos.rar").write_bytes(b"Rar!\x1a\x07\x00")
     return root
 
 
@@ -43,8 +43,8 @@ def test_bad_arguments_get_one_sentence_and_exit_code_2(folders, tmp_path):
     cases = [
         (["run", "--data", str(folders / "missing"), "--output", out],
          f"flowers run: --data {folders / 'missing'}: no such file or folder; {ACCEPTED}"),
-        (["run", "--data", str(folders / "photos.zip"), "--output", out],
-         f"flowers run: --data {folders / 'photos.zip'}: unsupported file type .zip; {ACCEPTED}"),
+        (["run", "--data", str(folders / "photos.rar"), "--output", out],
+         f"flowers run: --data {folders / 'photos.rar'}: unsupported file type .rar; {ACCEPTED}"),
         (["ingest", "--data", str(folders / "empty"), "--output", out],
          f"flowers ingest: --data {folders / 'empty'} holds no photos in class folders; {ACCEPTED}"),
         (["ingest", "--data", str(folders / "only_readme"), "--output", out],
