@@ -237,7 +237,7 @@ def _archive_entry(member: tar_stream.Member | zip_reader.Member, root: str | No
         return Entry(
             name,
             verdict=QUARANTINED,
-            reason="unsafe path in archive (absolute or with '..'): not read",
+            reason="unsafe path in archive (absolute, with '..' or a backslash): not read",
         )
     if member.kind == "link":
         return link(name)

@@ -95,7 +95,7 @@ def hostile(tmp_path):
     return path
 
 
-UNSAFE = "unsafe path in archive (absolute or with '..'): not read"
+UNSAFE = "unsafe path in archive (absolute, with '..' or a backslash): not read"
 LIAR = "damaged or crafted zip member: it inflates past the 100 bytes its directory entry declares; not read further"
 OVERLAP = "its data overlaps another member's or the central directory (how zip bombs are built): not read"
 
