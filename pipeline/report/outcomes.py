@@ -17,7 +17,9 @@ from components.validation import anomalies_gate
 from pipeline import metadata
 
 # The console's and the report's name of a node, where TFX's id is not the one people know.
-DISPLAY_NAMES = {"FileBasedExampleGen": "ExampleGen", "latest_blessed_model_resolver": "Resolver"}
+DISPLAY_NAMES = {"FileBasedExampleGen": "ExampleGen", "latest_blessed_model_resolver": "Resolver",
+                 "previous_span_examples": "DriftBaseline", "span_window": "SpanWindow",
+                 "latest_model_resolver": "WarmStart"}
 
 
 def display_name(node: str) -> str:
