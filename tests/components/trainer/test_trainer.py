@@ -56,6 +56,35 @@ def test_train_batches_are_augmented_and_seeded(first_run):
     assert not np.allclose(first[0][0], plain[0][0])
 
 
+def test_with_the_augmentation_in_the_model_the_input_feeds_the_same_batches_unaugmented(first_run):
+    """`augment_in="model"`: uint8 pixels, keys and epochs in the input path's order; the model's
+    layer turns them into exactly the input path's augmented batches."""
+    from components.trainer.augment import in_model
+
+    count, augmented = _train(first_run, n=8, seed=1, augmentation=fused.FULL_SPEC)
+    _, dataset = _train(first_run, seed=1, augmentation=fused.FULL_SPEC, augment_in="model")
+    layer = in_model.AugmentInModel(fused.FULL_SPEC, 1, batch_size=8)
+    epochs = []
+    for (inputs, labels), (expected, expected_labels) in zip(dataset.take(8), augmented, strict=True):
+        assert set(inputs) == {"pixels", "image_key", "epoch"}
+        assert inputs["pixels"].dtype == tf.uint8 and inputs["pixels"].shape == (8, 180, 180, 3)
+        np.testing.assert_array_equal(labels.numpy(), expected_labels)
+        np.testing.assert_array_equal(layer(inputs, training=True).numpy(), expected)
+        np.testing.assert_array_equal(layer(inputs, training=False).numpy(), input_pipeline.to_float(inputs["pixels"]))
+        epochs += inputs["epoch"].numpy().tolist()
+    assert epochs == [i // count for i in range(8 * 8)]  # 64 images: the first pass, then the second
+    # Validation batches for that model: the same pixels, epoch 0, which the layer does not augment.
+    examples, graph = _artifacts(first_run[0])
+    pattern = os.path.join(examples, "Split-eval", "*")
+    tft_output = tft.TFTransformOutput(graph)
+    floats = input_pipeline.eval_dataset(pattern, tft_output, _inputs())
+    for_model = input_pipeline.eval_dataset(pattern, tft_output, _inputs(), for_training_model=True)
+    for (x, y), (inputs, labels) in zip(floats, for_model, strict=True):
+        np.testing.assert_array_equal(layer(inputs, training=False).numpy(), x.numpy())
+        np.testing.assert_array_equal(labels.numpy(), y.numpy())
+        assert not inputs["epoch"].numpy().any()
+
+
 def test_a_buffer_smaller_than_the_split_still_mixes_the_classes(first_run):
     """ExampleGen writes each split in a seeded random order, so a bounded buffer mixes every class."""
     count, batches = _train(first_run, n=5, shuffle_buffer=4, batch_size=8, augmentation="")
