@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -154,21 +155,26 @@ fn_args = types.SimpleNamespace(
     model_run_dir=os.path.join(out, "run"),
     custom_config={"class_names": ["dandelion", "daisy", "tulips", "sunflowers", "roses"], "epochs": 1,
                    "batch_size": 8, "devices": ["/cpu:0", "/cpu:1"], "precision": sys.argv[4],
-                   "augmentation": "flip(horizontal)|rotate(0.1)|contrast(0.1)"},
+                   "augmentation": "flip(horizontal)|rotate(0.1)|contrast(0.1)", "augment_in": sys.argv[5]},
 )
 run_fn.run_fn(fn_args)
 print(json.dumps(json.load(open(os.path.join(out, "run", "metrics.json")))))
 """
 
 
-def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_run, tmp_path):
-    """The code a multi-GPU machine runs: MirroredStrategy, mixed precision, export."""
+@pytest.mark.parametrize("augment_in", ["input", "model"])
+def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_run, tmp_path, augment_in):
+    """The code a multi-GPU machine runs: MirroredStrategy, mixed precision, export; with the
+    augmentation in the model, its layer runs on each replica's device."""
     examples, graph = _artifacts(first_run[0])
     out = subprocess.run(
-        [sys.executable, "-c", MULTI_DEVICE, examples, graph, str(tmp_path), "mixed_bfloat16"],
+        [sys.executable, "-c", MULTI_DEVICE, examples, graph, str(tmp_path), "mixed_bfloat16", augment_in],
         check=True, capture_output=True, text=True,
     )
     metrics = json.loads(out.stdout.strip().splitlines()[-1])
+    assert metrics["augment_in"] == augment_in
+    if augment_in == "model":
+        assert [d.rsplit("/", 1)[-1] for d in metrics["augment_devices"]] == ["device:CPU:0", "device:CPU:1"]
     assert metrics["replicas"] == 2
     assert metrics["precision"] == "mixed_bfloat16"
     assert np.isfinite(metrics["history"]["loss"][0])
