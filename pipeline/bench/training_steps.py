@@ -83,10 +83,14 @@ def time_placements(files: list[str], tft_output, seed: int, spec: str, batch_si
             model, dataset = trainers[where]
             samples[where].append(steps / _fit_seconds(model, dataset, steps))
     rates = {where: statistics.median(values) for where, values in samples.items()}
+    # Each round's two turns ran back to back: their ratio is less exposed to the machine's load drifting.
+    paired = [m / i for m, i in zip(samples[placement.MODEL], samples[placement.INPUT], strict=True)]
     return {
         "steps_per_second": {where: round(rate, 3) for where, rate in rates.items()},
         "images_per_second": {where: round(rate * batch_size, 1) for where, rate in rates.items()},
         "ratio_model_over_input": round(rates[placement.MODEL] / rates[placement.INPUT], 3),
+        "ratio_model_over_input_per_round": [round(r, 3) for r in paired],
+        "ratio_model_over_input_median_of_rounds": round(statistics.median(paired), 3),
         "rounds": {where: [round(v, 3) for v in values] for where, values in samples.items()},
         "warm_up_seconds": {where: round(v, 1) for where, v in warm_up.items()},
         "augment_path": paths,

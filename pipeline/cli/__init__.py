@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--training", action="store_true",
                        help="instead: training steps per second with the augmentation in the input and in the "
                             "model (--augment-in), side by side (augmentation default: the Trainer's)")
+    bench.add_argument("--rounds", type=int, default=3, help="with --training: turns of one epoch per placement")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 

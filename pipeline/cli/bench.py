@@ -29,7 +29,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
         from pipeline.bench import training_steps
 
         report = training_steps.run_training_bench(args.data, args.output, args.work_dir, args.seed,
-                                                   args.augmentation or fused.DEFAULT_SPEC)
+                                                   args.augmentation or fused.DEFAULT_SPEC, args.rounds)
     elif args.beam:
         from pipeline.bench import beam
 

@@ -18,7 +18,7 @@ DATA_ACCEPTED = (
     "or tfds:tf_flowers"
 )
 # Flags that must be positive numbers, and those that must lie in [0, 1].
-_POSITIVE = ("epochs", "batch_size", "learning_rate", "accelerator_count")
+_POSITIVE = ("epochs", "batch_size", "learning_rate", "accelerator_count", "rounds")
 _FRACTIONS = ("max_quarantined", "min_accuracy")
 
 

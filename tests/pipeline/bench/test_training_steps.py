@@ -23,5 +23,6 @@ def test_both_placements_are_timed_side_by_side_on_the_same_split(first_run):
     assert all(rate > 0 for rate in report["steps_per_second"].values())
     assert abs(report["images_per_second"]["model"] - report["steps_per_second"]["model"] * 8) < 0.1
     assert [len(v) for v in report["rounds"].values()] == [1, 1]
+    assert len(report["ratio_model_over_input_per_round"]) == 1
     assert report["augment_path"] == {"input": "xla", "model": "xla"}
     assert report["train_images"] == first_run[1]["counts"]["train"] and report["steps_per_round"] == 1
