@@ -6,7 +6,7 @@ import dataclasses
 import os
 
 from components import features
-from components.trainer.augment import spec_parser
+from components.trainer.augment import placement, spec_parser
 from pipeline.paths import REPO_ROOT, SAMPLE_DATA, SCHEMA_DIR  # noqa: F401 - REPO_ROOT is re-exported
 
 PIPELINE_NAME = "flowers"
@@ -28,6 +28,7 @@ class RunConfig:
     lr_schedule: str = "constant"
     patience: int = 0
     augmentation: str = spec_parser.DEFAULT_SPEC
+    augment_in: str = placement.DEFAULT  # where the augmentation runs: "input" (tf.data) or "model" (its 1st layer)
     min_accuracy: float = 0.3
     max_quarantined: float = features.DEFAULT_MAX_QUARANTINE_FRACTION
     max_pixels: int = features.MAX_PIXELS

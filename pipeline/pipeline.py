@@ -178,6 +178,7 @@ def create_pipeline(
             "patience": config.patience,
             "seed": config.seed,
             "augmentation": config.augmentation,
+            "augment_in": config.augment_in,
             "precision": config.precision,
             "devices": list(config.devices),
             "data_service": config.data_service,

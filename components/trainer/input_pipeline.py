@@ -7,9 +7,13 @@ the serving model does), and keeps the result as uint8 in a cache, a quarter
 of float32's size; the rounding is within 0.5/255 of the served pixels. From
 the second epoch on, training reads the cache: shuffle, batch, one augmentation
 pass per batch (`components.trainer.augment.fused`, XLA-compiled), prefetch.
+With the augmentation in the model (`augment_in="model"`,
+`components.trainer.augment.in_model`) there is no augmentation map: the
+batches hold the cached uint8 pixels, and the model augments them.
 
 Every element carries its filename's hash key, and every training image its
-epoch, so its augmentation depends on (seed, image, epoch) alone.
+epoch, so its augmentation depends on (seed, image, epoch) alone, in the input
+or in the model.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import tensorflow as tf
 
 from components import features, uris
-from components.trainer.augment import fused, per_image_random
+from components.trainer.augment import fused, per_image_random, placement
 
 AUTOTUNE = tf.data.AUTOTUNE
 _TRANSFORM_BATCH = 32
@@ -41,6 +45,7 @@ class InputConfig:
     cache_dir: str = ""
     xla: bool = True
     parallel_reads: int = 4
+    augment_in: str = placement.DEFAULT  # "input": augmented here; "model": the model's first layer does it
 
 
 def list_files(pattern_or_list) -> list[str]:
@@ -184,19 +189,34 @@ def shuffle_buffer(config: InputConfig, examples: int) -> int:
     return config.shuffle_buffer if config.shuffle_buffer > 0 else max(1, min(examples, SHUFFLE_CAP))
 
 
+def model_inputs(images: tf.Tensor, keys: tf.Tensor, epochs: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The training model's inputs when it augments (`components.trainer.augment.in_model`)."""
+    return {placement.PIXELS_KEY: images, placement.IMAGE_KEY_KEY: keys, placement.EPOCH_KEY: epochs}
+
+
 def train_dataset(files, tft_output, config: InputConfig, examples: int, augmenter=None) -> tf.data.Dataset:
     """Endless batches of (float32 images [b, 180, 180, 3] in [0, 1], labels [b]), augmented.
 
     Each pass over the cache is one epoch: shuffled anew, and every image's
     draws keyed by its epoch (element index // examples).
+
+    With `augment_in="model"`: the same batches in the same order, un-augmented,
+    as ({pixels: uint8 [b, 180, 180, 3], image_key: int64 [b], epoch: int64 [b]},
+    labels [b]), for the training model's augmentation layer to draw from the
+    same keys and epochs.
     """
-    augmenter = augmenter or make_augmenter(config)
+    placement.check(config.augment_in)
     dataset = transformed(read_records(files, config.parallel_reads), tft_output)
     dataset = cached(dataset, examples, config, "train")
     dataset = dataset.shuffle(shuffle_buffer(config, examples), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.repeat().enumerate()
     dataset = dataset.map(lambda index, element: (*element, index // max(examples, 1)))
     dataset = dataset.batch(config.batch_size, drop_remainder=True)
+    if config.augment_in == placement.MODEL:
+        return dataset.map(lambda images, labels, keys, epochs: (model_inputs(images, keys, epochs), labels)).prefetch(
+            AUTOTUNE
+        )
+    augmenter = augmenter or make_augmenter(config)
 
     def augment_batch(images, labels, keys, epochs):
         return augmenter(images, keys, epochs), labels
@@ -255,12 +275,22 @@ def service_train_dataset(
     return dataset.map(lambda images, labels, _: (to_float(images), labels)).repeat().prefetch(AUTOTUNE)
 
 
-def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = None, name: str = "eval"):
-    """One pass of (float32 images, labels) in file order, never augmented."""
+def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = None, name: str = "eval",
+                 for_training_model: bool = False):
+    """One pass of (float32 images, labels) in file order, never augmented.
+
+    `for_training_model`: the inputs of the training model that augments
+    (`model_inputs`, epoch 0), for its validation; it does not augment them
+    there (`training` is false) and turns the uint8 pixels into the same floats.
+    """
     dataset = transformed(read_records(files, config.parallel_reads), tft_output)
     if examples is not None:
         dataset = cached(dataset, examples, config, name)
     dataset = dataset.batch(config.batch_size)
+    if for_training_model:
+        return dataset.map(
+            lambda images, labels, keys: (model_inputs(images, keys, tf.zeros_like(keys)), labels)
+        ).prefetch(AUTOTUNE)
     return dataset.map(lambda images, labels, _: (to_float(images), labels)).prefetch(AUTOTUNE)
 
 
@@ -274,6 +304,7 @@ def describe(config: InputConfig, augmenter: fused.Augmenter) -> dict[str, Any]:
     """What ran, for metrics.json and bench.json."""
     return {
         "augmentation": config.augmentation,
+        "augment_in": config.augment_in,
         "augment_path": augmenter.path,
         "augment_fallback_reason": augmenter.reason,
     }

@@ -58,6 +58,14 @@ def choose_strategy(devices: list[str] | None = None) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def strategy_devices(strategy: tf.distribute.Strategy) -> list[str]:
+    """The devices a train step runs on under `strategy` (the default strategy: the first CPU)."""
+    try:
+        return list(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy does not name its device
+        return [tf.config.list_logical_devices("CPU")[0].name]
+
+
 def precision_policy(requested: str = "auto") -> str:
     """`auto` means mixed_float16 on a GPU, float32 on the CPU."""
     if requested != "auto":

@@ -3,7 +3,11 @@
 The input applies the Transform graph to ExampleGen's raw examples, caches the
 result as uint8, shuffles, batches, augments the training batches only in one
 XLA-compiled pass (`components.trainer.augment.fused`) and prefetches, so the accelerator
-never waits on the CPU. The served model carries the same Transform graph.
+never waits on the CPU. With `augment_in="model"` the same pass runs instead as
+the first layer of a training model wrapped around the classifier
+(`components.trainer.augment.in_model`), on the device that trains, and the input
+feeds it un-augmented uint8 pixels. Either way only the classifier is exported,
+and the served model carries the same Transform graph.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tf_keras as keras
 from components import progress
 from components.trainer import curves, input_pipeline, serving, tf_data_service, warm_start, watchdog
 from components.trainer import model as model_lib
-from components.trainer.augment import fused
+from components.trainer.augment import fused, in_model, placement
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +48,15 @@ class TrainConfig:
     data_service: str = ""  # grpc://HOST:PORT: augment on tf.data service workers
     warm_start: bool = False  # start from fn_args.base_model's weights, when there is one
     service_stall_seconds: float = 600.0  # fail when the service sends no batch for this long
+    augment_in: str = placement.DEFAULT  # "input" (tf.data, CPU) or "model" (the training model's first layer)
+
+    def __post_init__(self) -> None:
+        placement.check(self.augment_in)
+        if self.augment_in == placement.MODEL and self.data_service:
+            raise ValueError(
+                "augment_in='model' and a data_service do not go together: the service's workers are there to "
+                "augment on other machines' CPUs; augment in the input, or train without the service"
+            )
 
     @classmethod
     def from_custom_config(cls, config: dict[str, Any]) -> TrainConfig:
@@ -57,6 +70,7 @@ class TrainConfig:
         return input_pipeline.InputConfig(
             batch_size=self.batch_size, seed=self.seed, augmentation=self.augmentation,
             shuffle_buffer=self.shuffle_buffer, cache=self.cache, cache_dir=cache_dir, xla=self.xla,
+            augment_in=self.augment_in,
         )
 
 
@@ -159,7 +173,10 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         )
     else:
         train_ds = input_pipeline.train_dataset(train_files, tft_output, inputs, train_count, augmenter)
-    eval_ds = input_pipeline.eval_dataset(fn_args.eval_files, tft_output, inputs)
+    augment_in_model = config.augment_in == placement.MODEL
+    eval_ds = input_pipeline.eval_dataset(
+        fn_args.eval_files, tft_output, inputs, for_training_model=augment_in_model
+    )
 
     keras.utils.set_random_seed(config.seed)
     policy = model_lib.precision_policy(config.precision)
@@ -171,10 +188,18 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
             base_model = fn_args.base_model if config.warm_start else None
             if base_model:
                 warm_start.load_base_weights(model, base_model, config.class_names)
+            # What fit trains: the classifier itself, or the augmentation layer then the classifier
+            # (its weights, shared); the classifier alone is evaluated and exported either way.
+            trained = model
+            if augment_in_model:
+                layer = in_model.AugmentInModel(
+                    config.augmentation, config.seed, xla=config.xla, batch_size=config.batch_size, augmenter=augmenter
+                )
+                trained = in_model.build_training_model(model, layer)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     def fit(extra_callbacks):
-        return model.fit(
+        return trained.fit(
             train_ds,
             epochs=config.epochs,
             steps_per_epoch=steps_per_epoch,
@@ -205,6 +230,10 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
         "precision": policy,
         "replicas": strategy.num_replicas_in_sync,
         **input_pipeline.describe(inputs, augmenter),
+        # Where the pass ran: tf.data's CPU threads, or the devices of the train step.
+        "augment_devices": (
+            model_lib.strategy_devices(strategy) if augment_in_model else ["tf.data (CPU)"]
+        ),
         "data_service": config.data_service or None,
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "test_accuracy": None if test_accuracy is None else float(test_accuracy),

@@ -32,6 +32,8 @@ COMMANDS = {
 # Flags whose default is RunConfig's: left None here so that parsing never
 # imports TensorFlow; --help looks the defaults up.
 _RUN_CONFIG_COMMANDS = ("run", "ingest", "compile", "preview")
+AUGMENT_IN_HELP = ("where the training augmentation runs: input (tf.data, on the CPU) or model (the training "
+                   "model's first layer, on the device that trains); the served model is the same either way")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds the augmentation draws, the shuffle and the model's initial weights")
     run.add_argument("--batch-size", type=int, help="images per training step")
     run.add_argument("--augmentation", help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
+    run.add_argument("--augment-in", metavar="input|model", help=AUGMENT_IN_HELP)
     run.add_argument("--learning-rate", type=float, help="Adam's learning rate (the start of the cosine schedule)")
     run.add_argument("--lr-schedule", choices=["constant", "cosine"],
                      help="constant, or cosine decay to zero over all epochs")
@@ -123,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "with one and then two worker processes")
     bench.add_argument("--warp", action="store_true",
                        help="instead: one augmentation pass on a batch, TF's warp kernel vs ours with and without XLA")
+    bench.add_argument("--training", action="store_true",
+                       help="instead: training steps per second with the augmentation in the input and in the "
+                            "model (--augment-in), side by side (augmentation default: the Trainer's)")
+    bench.add_argument("--rounds", type=int, default=3, help="with --training: turns of one epoch per placement")
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
@@ -143,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
                           help="a Beam pipeline argument for the Beam stages, repeatable")
     compile_.add_argument("--epochs", type=int, help="passes over the training data")
+    compile_.add_argument("--augment-in", metavar="input|model", help=AUGMENT_IN_HELP)
     compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
                           help="the Trainer augments on tf.data service workers at this dispatcher")
     compile_.add_argument("--classes", metavar="FILE", default=os.path.join(paths.SCHEMA_DIR, "class_names.txt"),

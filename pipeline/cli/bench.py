@@ -24,6 +24,12 @@ def main(args: argparse.Namespace, console: Console) -> int:
         from pipeline.bench import serving
 
         report = serving.run_serving_bench(args.serving_model, args.data, args.output)
+    elif args.training:
+        from components.trainer.augment import fused
+        from pipeline.bench import training_steps
+
+        report = training_steps.run_training_bench(args.data, args.output, args.work_dir, args.seed,
+                                                   args.augmentation or fused.DEFAULT_SPEC, args.rounds)
     elif args.beam:
         from pipeline.bench import beam
 

@@ -25,6 +25,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
         config = dataclasses.replace(config, epochs=args.epochs)
     if args.data_service:
         config = dataclasses.replace(config, data_service=args.data_service)
+    if args.augment_in:
+        config = dataclasses.replace(config, augment_in=args.augment_in)
     if args.warm_start:
         config = dataclasses.replace(config, warm_start=True)
     if args.accept_drift:

@@ -18,7 +18,7 @@ DATA_ACCEPTED = (
     "or tfds:tf_flowers"
 )
 # Flags that must be positive numbers, and those that must lie in [0, 1].
-_POSITIVE = ("epochs", "batch_size", "learning_rate", "accelerator_count")
+_POSITIVE = ("epochs", "batch_size", "learning_rate", "accelerator_count", "rounds")
 _FRACTIONS = ("max_quarantined", "min_accuracy")
 
 
@@ -106,6 +106,25 @@ def check_augmentation(spec: str | None) -> None:
         ) from None
 
 
+def check_augment_in(args: argparse.Namespace) -> None:
+    """`--augment-in` names a placement, and `model` goes without `--data-service`."""
+    value = getattr(args, "augment_in", None)
+    if value is None:
+        return
+    from components.trainer.augment import placement
+
+    try:
+        placement.check(value)
+    except ValueError as err:
+        reason = str(err).split(": ", 1)[1]
+        raise UsageError(f"--augment-in {value} is not accepted: {reason}.") from None
+    if value == placement.MODEL and getattr(args, "data_service", None):
+        raise UsageError(
+            "--augment-in model and --data-service do not go together: the service's workers are there to augment "
+            "on other machines' CPUs; drop one of them."
+        )
+
+
 def check_model(path: str) -> None:
     if not uris.is_remote(path) and not os.path.isdir(path):
         raise UsageError(
@@ -128,6 +147,7 @@ def check(args: argparse.Namespace) -> int | None:
     """Raise UsageError for the first bad value; return the file count of --data if listed."""
     check_numbers(args)
     check_augmentation(getattr(args, "augmentation", None))
+    check_augment_in(args)
     command = args.command
     if command == "data-service":
         check_service_address("--dispatcher", getattr(args, "dispatcher", None))

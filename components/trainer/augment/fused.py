@@ -53,7 +53,10 @@ import tensorflow as tf
 from components.trainer.augment import per_image_random, registry, warp
 from components.trainer.augment.spec_parser import DEFAULT_SPEC, FULL_SPEC, Op, parse_spec
 
-__all__ = ["DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec"]
+__all__ = [
+    "DEFAULT_SPEC", "FULL_SPEC", "VARIANTS", "Augmenter", "Op", "augment_batch", "make_augmenter", "parse_spec",
+    "pass_parameters",
+]
 
 # "pixel": one loop over output pixels, colour inside, packed (the default);
 # "values": the earlier loop over output values, colour as a matmul after it.
@@ -135,8 +138,9 @@ def _channel_means(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.reduce_sum(tf.cast(planar, tf.int32), axis=2), tf.float32) * (1.0 / (255.0 * count))
 
 
-def packed_pass(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]) -> tf.Tensor:
-    """The per-pixel pass's first program: int64 words [batch, pixels] (`warp.warp_colour_packed`)."""
+def pass_parameters(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]):
+    """What the per-pixel pass applies to each image: its output-to-input matrix [batch, 3, 3]
+    and its colour map (A [batch, 3, 3], b [batch, 3]; None without colour ops), from its draws."""
     size = images.shape[1]
     draws, geometric, colours = _draws(keys, epoch, seed, ops)
     if geometric:
@@ -144,10 +148,17 @@ def packed_pass(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int,
     else:  # the identity: every coordinate lands on a pixel centre, a copy
         matrix = tf.eye(3, batch_shape=[tf.shape(images)[0]])
     if not colours:
-        return warp.warp_colour_packed(images, matrix)
+        return matrix, None
     mean = _channel_means(images)
-    colour_matrix, bias = colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
-    return warp.warp_colour_packed(images, matrix, colour_matrix, bias)
+    return matrix, colour(tuple(ops[i] for i in colours), [draws[i] for i in colours], mean)
+
+
+def packed_pass(images: tf.Tensor, keys: tf.Tensor, epoch: tf.Tensor, seed: int, ops: tuple[Op, ...]) -> tf.Tensor:
+    """The per-pixel pass's first program: int64 words [batch, pixels] (`warp.warp_colour_packed`)."""
+    matrix, colour_map = pass_parameters(images, keys, epoch, seed, ops)
+    if colour_map is None:
+        return warp.warp_colour_packed(images, matrix)
+    return warp.warp_colour_packed(images, matrix, *colour_map)
 
 
 def augment_batch(

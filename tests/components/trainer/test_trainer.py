@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -54,6 +55,35 @@ def test_train_batches_are_augmented_and_seeded(first_run):
     # Same shuffle (same seed), so the augmentation alone makes the difference.
     np.testing.assert_array_equal(first[0][1], plain[0][1])
     assert not np.allclose(first[0][0], plain[0][0])
+
+
+def test_with_the_augmentation_in_the_model_the_input_feeds_the_same_batches_unaugmented(first_run):
+    """`augment_in="model"`: uint8 pixels, keys and epochs in the input path's order; the model's
+    layer turns them into exactly the input path's augmented batches."""
+    from components.trainer.augment import in_model
+
+    count, augmented = _train(first_run, n=8, seed=1, augmentation=fused.FULL_SPEC)
+    _, dataset = _train(first_run, seed=1, augmentation=fused.FULL_SPEC, augment_in="model")
+    layer = in_model.AugmentInModel(fused.FULL_SPEC, 1, batch_size=8)
+    epochs = []
+    for (inputs, labels), (expected, expected_labels) in zip(dataset.take(8), augmented, strict=True):
+        assert set(inputs) == {"pixels", "image_key", "epoch"}
+        assert inputs["pixels"].dtype == tf.uint8 and inputs["pixels"].shape == (8, 180, 180, 3)
+        np.testing.assert_array_equal(labels.numpy(), expected_labels)
+        np.testing.assert_array_equal(layer(inputs, training=True).numpy(), expected)
+        np.testing.assert_array_equal(layer(inputs, training=False).numpy(), input_pipeline.to_float(inputs["pixels"]))
+        epochs += inputs["epoch"].numpy().tolist()
+    assert epochs == [i // count for i in range(8 * 8)]  # 64 images: the first pass, then the second
+    # Validation batches for that model: the same pixels, epoch 0, which the layer does not augment.
+    examples, graph = _artifacts(first_run[0])
+    pattern = os.path.join(examples, "Split-eval", "*")
+    tft_output = tft.TFTransformOutput(graph)
+    floats = input_pipeline.eval_dataset(pattern, tft_output, _inputs())
+    for_model = input_pipeline.eval_dataset(pattern, tft_output, _inputs(), for_training_model=True)
+    for (x, y), (inputs, labels) in zip(floats, for_model, strict=True):
+        np.testing.assert_array_equal(layer(inputs, training=False).numpy(), x.numpy())
+        np.testing.assert_array_equal(labels.numpy(), y.numpy())
+        assert not inputs["epoch"].numpy().any()
 
 
 def test_a_buffer_smaller_than_the_split_still_mixes_the_classes(first_run):
@@ -125,21 +155,26 @@ fn_args = types.SimpleNamespace(
     model_run_dir=os.path.join(out, "run"),
     custom_config={"class_names": ["dandelion", "daisy", "tulips", "sunflowers", "roses"], "epochs": 1,
                    "batch_size": 8, "devices": ["/cpu:0", "/cpu:1"], "precision": sys.argv[4],
-                   "augmentation": "flip(horizontal)|rotate(0.1)|contrast(0.1)"},
+                   "augmentation": "flip(horizontal)|rotate(0.1)|contrast(0.1)", "augment_in": sys.argv[5]},
 )
 run_fn.run_fn(fn_args)
 print(json.dumps(json.load(open(os.path.join(out, "run", "metrics.json")))))
 """
 
 
-def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_run, tmp_path):
-    """The code a multi-GPU machine runs: MirroredStrategy, mixed precision, export."""
+@pytest.mark.parametrize("augment_in", ["input", "model"])
+def test_mirrored_strategy_over_two_logical_devices_with_mixed_precision(first_run, tmp_path, augment_in):
+    """The code a multi-GPU machine runs: MirroredStrategy, mixed precision, export; with the
+    augmentation in the model, its layer runs on each replica's device."""
     examples, graph = _artifacts(first_run[0])
     out = subprocess.run(
-        [sys.executable, "-c", MULTI_DEVICE, examples, graph, str(tmp_path), "mixed_bfloat16"],
+        [sys.executable, "-c", MULTI_DEVICE, examples, graph, str(tmp_path), "mixed_bfloat16", augment_in],
         check=True, capture_output=True, text=True,
     )
     metrics = json.loads(out.stdout.strip().splitlines()[-1])
+    assert metrics["augment_in"] == augment_in
+    if augment_in == "model":
+        assert [d.rsplit("/", 1)[-1] for d in metrics["augment_devices"]] == ["device:CPU:0", "device:CPU:1"]
     assert metrics["replicas"] == 2
     assert metrics["precision"] == "mixed_bfloat16"
     assert np.isfinite(metrics["history"]["loss"][0])

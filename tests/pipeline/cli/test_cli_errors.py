@@ -63,6 +63,15 @@ def test_bad_arguments_get_one_sentence_and_exit_code_2(folders, tmp_path):
         (["predict", "--model", str(folders / "no_model"), "photo.jpg"],
          f"flowers predict: --model {folders / 'no_model'}: no such folder; accepted: a SavedModel folder "
          "or the Pusher's serving_model folder of numbered versions."),
+        (["run", "--augment-in", "gpu", "--output", out],
+         "flowers run: --augment-in gpu is not accepted: it must be input (in the tf.data input, on the CPU) or "
+         "model (in the training model's first layer, on the device that trains)."),
+        (["run", "--augment-in", "model", "--data-service", "grpc://localhost:5050", "--output", out],
+         "flowers run: --augment-in model and --data-service do not go together: the service's workers are there "
+         "to augment on other machines' CPUs; drop one of them."),
+        (["compile", "--augment-in", "Model", "--output", out],
+         "flowers compile: --augment-in Model is not accepted: it must be input (in the tf.data input, on the CPU) "
+         "or model (in the training model's first layer, on the device that trains)."),
         # compile's --data names a path inside the image: not checked here, the epochs are.
         (["compile", "--data", "/nowhere/in/this/machine", "--epochs", "0", "--output", out],
          "flowers compile: --epochs 0 is not accepted: it must be a positive number."),

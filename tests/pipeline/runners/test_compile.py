@@ -220,3 +220,16 @@ def test_data_service_address_reaches_the_compiled_trainer(tmp_path):
     spec = json.loads(path.read_text())["pipelineSpec"]
     custom_config = json.loads(_parameter(spec, "Trainer", "custom_config"))
     assert custom_config["data_service"] == "grpc://flowers-data-dispatcher:5050"
+
+
+def test_augment_in_reaches_the_compiled_trainer(compiled, tmp_path):
+    """`flowers compile --augment-in model` puts the placement into the Trainer's settings; the default is input."""
+    from pipeline import cli
+
+    default = json.loads(_parameter(compiled[3]["pipelineSpec"], "Trainer", "custom_config"))
+    assert default["augment_in"] == "input"
+    out = tmp_path / "pipeline.json"
+    args = ["compile", "--output", str(out), "--image", IMAGE, "--pipeline-root", ROOT, "--augment-in", "model"]
+    assert cli.main(args) == 0
+    custom_config = json.loads(_parameter(json.loads(out.read_text())["pipelineSpec"], "Trainer", "custom_config"))
+    assert custom_config["augment_in"] == "model"
