@@ -157,6 +157,10 @@ def _test_split(train_patterns) -> list[str]:
 
 
 def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
+    # The datasets' seeded shuffles take TensorFlow's global seed too: clear what an earlier run in this
+    # process set, so a Trainer in a long-lived process (a test session) trains as in a fresh one (a
+    # LocalDagRunner CLI run, a Vertex task), where no global seed is set yet.
+    tf.random.set_seed(None)
     counts = check_window(fn_args.train_files, config.class_names)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_files = input_pipeline.list_files(fn_args.train_files)
