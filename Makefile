@@ -90,7 +90,7 @@ lint: $(STAMP)
 clean:
 	rm -rf out
 
-# Our augmentation pass beside albumentations' (scripts/bench_peers.py). The peers run
+# Our augmentation pass beside albumentations' (benchmarks/bench_peers.py). The peers run
 # from .venv-peers, a venv of their own (requirements-peers.lock), so the product's
 # lock never grows; ours from .venv. One peers venv per stack (.venv-peers-legacy on
 # the host, .venv-peers-current in the Debian 13 root), so the two never overwrite
@@ -106,5 +106,5 @@ $(PEERS_VENV)/.installed: requirements-peers.lock
 
 bench-peers: $(STAMP) $(PEERS_VENV)/.installed
 	@mkdir -p out-bench
-	@$(PY) scripts/bench_peers.py --data $(PEERS_DATA) --output out-bench/peers-$(STACK).json \
+	@$(PY) benchmarks/bench_peers.py --data $(PEERS_DATA) --output out-bench/peers-$(STACK).json \
 	  --markdown out-bench/peers-$(STACK).md --ours default,values --peers-python $(PEERS_VENV)/bin/python $(ARGS)

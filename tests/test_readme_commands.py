@@ -1,5 +1,5 @@
-"""Every command example in README.md parses with the real parser (`--help` would not
-catch a flag that does not exist)."""
+"""Every command example in README.md and docs/*.md parses with the real parser (`--help` would
+not catch a flag that does not exist)."""
 
 import argparse
 import re
@@ -8,11 +8,12 @@ import shlex
 from pipeline import cli, configs
 
 README = configs.REPO_ROOT / "README.md"
+# The pages whose prose names flowers' flags; benchmarks.md also names other scripts' flags.
+PAGES = [README, *sorted(p for p in (configs.REPO_ROOT / "docs").glob("*.md") if p.name != "benchmarks.md")]
 
 
-def readme_commands() -> list[list[str]]:
+def readme_commands(text: str) -> list[list[str]]:
     """`flowers ...` lines of code blocks and inline code, and `make run ARGS="..."`."""
-    text = README.read_text()
     commands = []
     for block in re.findall(r"```(?:sh)?\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -29,9 +30,12 @@ def readme_commands() -> list[list[str]]:
 
 
 def test_every_readme_command_parses():
-    commands = readme_commands()
+    commands = readme_commands(README.read_text())
     assert {c[0] for c in commands} == {"run", "ingest", "preview", "bench", "compile", "predict", "data-service"}
     assert len(commands) >= 12
+    commands += [c for page in [*PAGES[1:], configs.REPO_ROOT / "docs" / "benchmarks.md"]
+                 for c in readme_commands(page.read_text())]
+    assert len(commands) >= 30
     parser = cli.build_parser()
     for args in commands:
         parsed = parser.parse_args(args)
@@ -39,7 +43,7 @@ def test_every_readme_command_parses():
 
 
 def test_every_flag_the_readme_names_exists():
-    """Flags named in prose (`--max-quarantined`) too; `--runner=...` spans are Beam's."""
+    """Flags named in prose (`--max-quarantined`) too, in the README and the docs."""
     def options(parser):
         """Every flag of a parser and of its subcommands, at any depth (`data-service worker`)."""
         for action in parser._actions:
@@ -49,8 +53,8 @@ def test_every_flag_the_readme_names_exists():
 
     known = set(options(cli.build_parser()))
     named = set()
-    for span in re.findall(r"`(--[^`]+)`", README.read_text()):
-        if not re.match(r"--[a-z-]+=", span):
+    for span in re.findall(r"`(--[^`]+)`", "\n".join(p.read_text() for p in PAGES)):
+        if not re.match(r"--[a-z_-]+=", span):  # Beam's and XLA's flags: `--runner=...`, `--xla_cpu_...=`
             named |= set(re.findall(r"(?<![=\w-])--[a-z][a-z-]*", span))
     assert len(named) >= 8
     assert named <= known, sorted(named - known)

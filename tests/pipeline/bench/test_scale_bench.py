@@ -14,8 +14,8 @@ from pipeline.bench import memory
 from tests.helpers import imagefiles as images
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, configs.REPO_ROOT / "scripts" / f"{name}.py")
+def _script(folder, name):
+    spec = importlib.util.spec_from_file_location(name, configs.REPO_ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # the worker pool pickles its functions by module name
     spec.loader.exec_module(module)
@@ -32,7 +32,7 @@ def test_make_10x_reencodes_every_photo_at_ten_qualities(tmp_path):
                 member.size = len(data)
                 tar.addfile(member, io.BytesIO(data))
         tar.addfile(tarfile.TarInfo("flower_photos/LICENSE.txt"), io.BytesIO(b""))
-    make_10x = _script("make_10x")
+    make_10x = _script("benchmarks", "make_10x")
     assert make_10x.main([str(archive), str(tmp_path / "out")]) == 0
     x1 = sorted((tmp_path / "out" / "x1" / "flower_photos").rglob("*.jpg"))
     x10 = sorted((tmp_path / "out" / "x10" / "flower_photos").rglob("*.jpg"))
@@ -58,7 +58,7 @@ def test_tree_memory_counts_child_processes():
 
 
 def test_make_spans_deals_every_photo_to_one_span_with_each_class_split_evenly(tmp_path):
-    spans = _script("make_spans")
+    spans = _script("scripts", "make_spans")
     archive = tmp_path / "photos.tgz"
     with tarfile.open(archive, "w:gz") as tar:
         for c, class_name in enumerate(("daisy", "roses", "tulips")):

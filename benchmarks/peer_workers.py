@@ -1,4 +1,4 @@
-"""The peers' side of scripts/bench_peers.py: albumentations' pipelines and NVIDIA DALI's CPU pipeline.
+"""The peers' side of benchmarks/bench_peers.py: albumentations' pipelines and NVIDIA DALI's CPU pipeline.
 
 These run in the peers' own venv (requirements-peers.lock: numpy, OpenCV,
 albumentations; DALI when installed), so nothing here imports TensorFlow or

@@ -1,6 +1,6 @@
 """Make the 1x and 10x benchmark sets from the tf_flowers archive.
 
-    python scripts/make_10x.py ../shared/data/flower_photos.tgz OUT_DIR [--no-archive]
+    python benchmarks/make_10x.py ../shared/data/flower_photos.tgz OUT_DIR [--no-archive]
 
 writes OUT_DIR/x1/flower_photos/<class>/<photo> (the 3,670 photos as they are)
 and OUT_DIR/x10/flower_photos/<class>/<stem>_q<Q>.jpg: every photo re-encoded at

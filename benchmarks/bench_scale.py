@@ -1,6 +1,6 @@
 """Ingest + Transform at 1x and 10x: each stage's time and peak memory of the process tree.
 
-    python scripts/bench_scale.py --data 1x=DIR/x1/flower_photos --data 10x=DIR/x10/flower_photos \\
+    python benchmarks/bench_scale.py --data 1x=DIR/x1/flower_photos --data 10x=DIR/x10/flower_photos \\
         --work-dir WORK --output scale.json [--beam-arg=...]
 
 For every data set, from an empty work dir (no cache), runs the pipeline up to

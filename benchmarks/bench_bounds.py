@@ -1,6 +1,6 @@
 """Where the input pipeline's time goes: decoding variants and colour-map variants, side by side.
 
-    PYTHONPATH=. TF_USE_LEGACY_KERAS=1 .venv/bin/python scripts/bench_bounds.py \\
+    PYTHONPATH=. TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/bench_bounds.py \\
         --data ../shared/data/flower_photos.tgz --output bounds.json
 
 The first 2,944 JPEGs of the archive are held in memory (no disk, no
