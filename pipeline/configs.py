@@ -29,7 +29,7 @@ class RunConfig:
     patience: int = 0
     augmentation: str = spec_parser.DEFAULT_SPEC
     augment_in: str = placement.DEFAULT  # where the augmentation runs: "input" (tf.data) or "model" (its 1st layer)
-    min_accuracy: float = 0.3
+    min_accuracy: float = 0.35
     max_quarantined: float = features.DEFAULT_MAX_QUARANTINE_FRACTION
     max_pixels: int = features.MAX_PIXELS
     schema_dir: str = SCHEMA_DIR

@@ -10,10 +10,11 @@ CLASSES = ("dandelion", "daisy", "tulips", "sunflowers", "roses")
 
 
 def write_span(root, night):
-    """Span `night` (1-3): every third photo of each class of the sample, 4 per class, as `root/span-<night>/`."""
+    """Span `night` (1-3): every 20th photo of each class of the sample (80 a class), 4 per class, as
+    `root/span-<night>/`; the three spans share no photo."""
     for cls in CLASSES:
         names = sorted(os.listdir(os.path.join(SAMPLE, cls)))
         folder = os.path.join(root, f"span-{night}", cls)
         os.makedirs(folder, exist_ok=True)
-        for name in names[night - 1 :: 3]:
+        for name in names[night - 1 :: 20]:
             shutil.copy(os.path.join(SAMPLE, cls, name), folder)

@@ -63,7 +63,7 @@ def test_run_pushes_a_blessed_model_and_summarises(first_run):
     config, summary = first_run
     expected = splits.expected_counts(SAMPLE)  # each file's split by TFX's own filename hash
     assert summary["counts"] == {**{s: sum(expected[s].values()) for s in splits.SPLITS}, "quarantined": 0}
-    assert summary["counts"] == {"train": 43, "eval": 7, "test": 10, "quarantined": 0}
+    assert summary["counts"] == {"train": 320, "eval": 40, "test": 40, "quarantined": 0}
     assert set(summary["stage_state"]) == ALL_NODES
     assert set(summary["stage_state"].values()) == {"COMPLETE"}
     assert "eval_accuracy_note" not in summary  # no early stopping: eval accuracy is not optimistic
@@ -78,7 +78,7 @@ def test_run_pushes_a_blessed_model_and_summarises(first_run):
         assert json.load(f) == summary
     with open(summary["ingest_report"]) as f:
         report = json.load(f)
-    assert report["files_seen"] == 60 and report["ingested_total"] == 60
+    assert report["files_seen"] == 400 and report["ingested_total"] == 400
     found = {split: {c: n for c, n in classes.items() if n} for split, classes in report["ingested"].items()}
     assert found == {split: dict(expected[split]) for split in splits.SPLITS}
     assert {c for split in found.values() for c in split} == set(features.TF_FLOWERS_CLASSES)
@@ -86,7 +86,7 @@ def test_run_pushes_a_blessed_model_and_summarises(first_run):
 
 def test_every_ingested_label_is_its_class_folders_index(first_run):
     """Read back from ExampleGen's TFRecords, all splits: `label` is the index of the class folder
-    in `filename` (`<class>/<file>`) in the tf_flowers order, for every one of the 60 photos."""
+    in `filename` (`<class>/<file>`) in the tf_flowers order, for every one of the 400 photos."""
     config, summary = first_run
     raw_dir = glob.glob(os.path.join(config.pipeline_root, "FileBasedExampleGen", "examples", "*"))[0]
     on_disk = {os.path.relpath(p, SAMPLE) for p in glob.glob(os.path.join(SAMPLE, "*", "*"))}
@@ -103,8 +103,8 @@ def test_every_ingested_label_is_its_class_folders_index(first_run):
             assert label == features.TF_FLOWERS_CLASSES.index(class_name), (split, filename, label)
             assert splits.split_of(filename) == split
         seen += rows
-    assert sorted(f for f, _ in seen) == sorted(on_disk) and len(seen) == 60
-    assert sorted(Counter(label for _, label in seen).items()) == [(k, 12) for k in range(5)]  # 12 per class
+    assert sorted(f for f, _ in seen) == sorted(on_disk) and len(seen) == 400
+    assert sorted(Counter(label for _, label in seen).items()) == [(k, 80) for k in range(5)]  # 80 per class
 
 
 def test_pushed_model_serves_raw_bytes_from_a_fresh_process(first_run):

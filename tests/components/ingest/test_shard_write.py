@@ -62,7 +62,7 @@ def test_splits_are_sharded_in_a_mixed_order_with_tfxs_membership(tmp_path):
         assert [shard_write.tfx_split_index(n, [8, 9, 10]) for n in names] == [index] * len(names)
         assert len(names) == sum(report["ingested"][split].values())
         total += len(names)
-    assert total == 60
+    assert total == 400
     first = [_fields(r)[1] for _, r in split_records(tmp_path / "out", "train")[:20]]
     assert len(set(first)) >= 3, first
 
@@ -70,7 +70,7 @@ def test_splits_are_sharded_in_a_mixed_order_with_tfxs_membership(tmp_path):
 def test_multi_process_direct_runner_writes_the_same_examples(tmp_path):
     run_executor(configs.SAMPLE_DATA, tmp_path / "inproc")
     report = run_executor(configs.SAMPLE_DATA, tmp_path / "multi", beam_args=MULTI_PROCESSING)
-    assert report["ingested_total"] == 60
+    assert report["ingested_total"] == 400
     for split in SPLITS:
         inproc = split_records(tmp_path / "inproc", split)
         multi = split_records(tmp_path / "multi", split)

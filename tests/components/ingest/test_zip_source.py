@@ -46,7 +46,7 @@ def test_the_sample_as_a_zip_gives_the_examples_of_the_tgz_and_the_folder(tmp_pa
                for kind, source in (("zip", zipped), ("tgz", tarred), ("folder", configs.SAMPLE_DATA))}
     rows = {kind: _splits(tmp_path / kind) for kind in reports}
     assert rows["zip"] == rows["tgz"] == rows["folder"]  # filenames, labels, bytes, and each photo's split
-    assert sum(len(split) for split in rows["zip"].values()) == 60
+    assert sum(len(split) for split in rows["zip"].values()) == 400
     assert {name.split("/")[0] for split in rows["zip"].values() for name in split} == {
         "daisy", "dandelion", "roses", "sunflowers", "tulips"}
     for kind, report in reports.items():

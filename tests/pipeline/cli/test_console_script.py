@@ -22,16 +22,16 @@ def test_installed_flowers_ingests_the_sample_quietly(tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((out / "ingest_report.json").read_text())
-    assert report["files_seen"] == 60
-    assert report["ingested_total"] == 60
-    assert sum(n for split in report["ingested"].values() for n in split.values()) == 60
+    assert report["files_seen"] == 400
+    assert report["ingested_total"] == 400
+    assert sum(n for split in report["ingested"].values() for n in split.values()) == 400
     assert report["quarantined"] == [] and report["skipped"] == []
     console = (result.stdout + result.stderr).lower()
     # Quiet: stage lines only, no TensorFlow or pip chatter.
     assert "cuda" not in console and "warning" not in console and "traceback" not in console
     # One line per stage: in a pipe there is no `started` line, only the stage's result.
     example_gen = [line for line in result.stdout.splitlines() if line.startswith("ExampleGen")]
-    assert len(example_gen) == 1 and example_gen[0].startswith("ExampleGen        60 photos -> train "), example_gen
+    assert len(example_gen) == 1 and example_gen[0].startswith("ExampleGen        400 photos -> train "), example_gen
     assert "started" not in result.stdout
 
 
