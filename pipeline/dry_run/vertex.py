@@ -51,9 +51,9 @@ import time
 from typing import Any
 
 from pipeline import configs
-from pipeline.runners.dry_run_record import ARTIFACT_RECORD, ArtifactRecord, parse_filter, read_json, schema_title
+from pipeline.dry_run.record import ARTIFACT_RECORD, ArtifactRecord, parse_filter, read_json, schema_title
 
-IMAGE_WORKDIR = "/pipeline"
+IMAGE_WORKDIR = configs.IMAGE_WORKDIR
 ARTIFACT_NAME = "projects/local/locations/local/metadataStores/default/artifacts/{}"
 LOG_TAIL_LINES = 30
 

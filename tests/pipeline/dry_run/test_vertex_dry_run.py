@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from components.ingest import data_fingerprint
 from pipeline import cli, configs, metadata
-from pipeline.runners import vertex_dry_run
+from pipeline.dry_run import vertex as vertex_dry_run
 from tests.helpers import REPO
 
 RESOLVERS = ["latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver",
