@@ -75,12 +75,14 @@ def compile_pipeline(
     class_names: tuple[str, ...] | None = None,
     vertex_training: dict | None = None,
     target: str = "vertex",
+    stop_after: str | None = None,
 ) -> dict:
     """Build `create_pipeline(...)` for `pipeline_root`, write its spec to `output_file`, return what was written.
 
     `target` "vertex": the PipelineJob (JSON), the pipeline root in its runtimeConfig, as Vertex AI Pipelines
     takes it. "kubeflow": the PipelineSpec alone (YAML), the root as its defaultPipelineRoot, as a Kubeflow
     Pipelines 2 server takes it (its API server reads a PipelineSpec document and refuses a PipelineJob).
+    `stop_after` compiles the DAG up to that component only (`pipeline.create_pipeline`).
     """
     if target not in ("vertex", "kubeflow"):
         raise ValueError(f"target must be vertex or kubeflow, not {target!r}")
@@ -98,7 +100,7 @@ def compile_pipeline(
     remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
     trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None
     pipeline = pipeline_lib.create_pipeline(
-        remote_config, tuple(class_names), trainer_factory=trainer_factory, for_kfp=True
+        remote_config, tuple(class_names), trainer_factory=trainer_factory, for_kfp=True, stop_after=stop_after
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
