@@ -25,6 +25,7 @@ setup(
         "pipeline",
         "pipeline.bench",
         "pipeline.cli",
+        "pipeline.dry_run",
         "pipeline.report",
         "pipeline.runners",
     ],

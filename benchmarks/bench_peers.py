@@ -207,6 +207,8 @@ def main() -> None:
     parser.add_argument("--ours-dataset", choices=("once", "per-epoch"), default="once",
                         help="ours' tf.data pipeline built once for the run (as the Trainer does) or anew "
                              "each epoch (the first measurements)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show library logs on the console too (they always go to the log file)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--photos", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,6 +222,20 @@ def main() -> None:
         names += [f"ours:{chain}:{v}" for v in args.ours.split(",")]
         names += [f"alb:{chain}:{v}" for v in args.peers.split(",") if v and (chain == "full" or v.startswith("loop"))]
         names += [f"dali:{chain}:{v}" for v in args.dali.split(",") if v]
+    sys.path.insert(0, ROOT)
+    from pipeline.cli import console as console_lib
+
+    # As `flowers run`: TensorFlow's, CUDA's and XLA's lines (this process's and the workers', which inherit
+    # its stderr) go to the log; the console shows the rounds and the table.
+    log_path = os.path.join(os.path.dirname(os.path.abspath(args.output)), "logs", "bench_peers.log")
+    with console_lib.session(log_path, verbose=args.verbose) as console:
+        console.line(f"log: {log_path}")
+        count, info, rounds = measure(args, names, console)
+        report(args, names, count, info, rounds, console)
+
+
+def measure(args, names: list[str], console) -> tuple[int, dict, dict]:
+    """Every pipeline in its own worker, taking turns for `args.rounds` rounds; each round's line on the console."""
     with tempfile.TemporaryDirectory() as work:
         photos = os.path.join(work, "photos.npz")
         count = write_photos(args.data, photos)
@@ -243,10 +259,15 @@ def main() -> None:
                 proc.stdin.flush()
                 rounds[name].append(json.loads(proc.stdout.readline()))
                 rounds[name][-1]["others_cpu"] = round(sum(map(_proc_cpu, others)) - idle0, 3)
-                print(f"round {number + 1} {name:22s} {rounds[name][-1]}", flush=True)
+                console.line(f"round {number + 1} {name:22s} {rounds[name][-1]}")
         for proc in workers.values():
             proc.stdin.close()
             proc.wait()
+    return count, info, rounds
+
+
+def report(args, names, count, info, rounds, console) -> None:
+    """The medians and ratios to the JSON (and markdown) files, the table on the console."""
     rows = [_median_row(n, rounds[n]) for n in names]
     by_name = {r["pipeline"]: r for r in rows}
     ratios = {}
@@ -255,19 +276,19 @@ def main() -> None:
         for peer in (r for r in rows if r["pipeline"].split(":")[0] != "ours" and r["pipeline"].split(":")[1] == chain):
             ratios[f"{ours['pipeline']} / {peer['pipeline']}"] = {
                 k: ours[k] / by_name[peer["pipeline"]][k] for k in ("images_per_s", "images_per_cpu_s")}
-    report = {"photos": count, "batch": BATCH, "size": SIZE, "rounds": args.rounds, "cpus": os.cpu_count(),
+    result = {"photos": count, "batch": BATCH, "size": SIZE, "rounds": args.rounds, "cpus": os.cpu_count(),
               "ours_dataset": args.ours_dataset,
               "xla_flags": {n: i.get("xla_flags") for n, i in info.items() if n.startswith("ours")},
               "pipelines": rows, "ratios": {k: {m: round(v, 2) for m, v in r.items()} for k, r in ratios.items()},
               "ours_path": {n: i.get("path") for n, i in info.items() if n.startswith("ours")},
               "raw": rounds}
     with open(args.output, "w") as f:
-        json.dump(report, f, indent=2)
+        json.dump(result, f, indent=2)
     table = markdown(rows, ratios)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(table)
-    print(table)
+    console.line(table)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,6 @@ def create_pipeline(
         custom_config=executor.make_custom_config(
             source,
             class_names,
-            max_pixels=config.max_pixels,
             max_quarantine_fraction=config.max_quarantined,
             tfds_data_dir=config.tfds_data_dir,
             code_fingerprint=code_fingerprints.component_fingerprint("FileBasedExampleGen"),

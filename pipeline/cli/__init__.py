@@ -16,8 +16,9 @@ import os
 import sys
 
 from pipeline import paths
+from pipeline.cli import compile as compile_command
 from pipeline.cli import console as console_lib
-from pipeline.cli import data_service, preflight, validate
+from pipeline.cli import data_service, preflight, settings, validate
 from pipeline.runners import output_guard
 
 COMMANDS = {
@@ -29,11 +30,8 @@ COMMANDS = {
     "predict": "pipeline.cli.predict",
     "data-service": "pipeline.cli.data_service",
 }
-# Flags whose default is RunConfig's: left None here so that parsing never
-# imports TensorFlow; --help looks the defaults up.
+# Commands whose settings are RunConfig's (`pipeline.cli.settings`); --help shows their defaults.
 _RUN_CONFIG_COMMANDS = ("run", "ingest", "compile", "preview")
-AUGMENT_IN_HELP = ("where the training augmentation runs: input (tf.data, on the CPU) or model (the training "
-                   "model's first layer, on the device that trains); the served model is the same either way")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,27 +48,9 @@ class _HelpFormatter(argparse.HelpFormatter):
             from pipeline import configs
 
             default = getattr(configs.RunConfig, action.dest, None)
-        if action.option_strings and default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+        if action.option_strings and default not in (None, False, [], "", argparse.SUPPRESS) and "default" not in text:
             text += f" (default: {default})"
         return text.replace("%", "%%")
-
-
-def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=paths.SAMPLE_DATA,
-                        help="class folder, .tgz or .zip of one, or tfds:tf_flowers (default: the bundled sample)")
-    parser.add_argument("--output", default="out", help="where artifacts, metadata, logs and the report go")
-    parser.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
-                        help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--runner=DataflowRunner")
-    parser.add_argument("--max-quarantined", type=float,
-                        help="fail when more than this fraction of files is quarantined")
-    parser.add_argument("--schema-dir", default=paths.SCHEMA_DIR, help="a folder holding schema.pbtxt")
-    parser.add_argument("--tfds-data-dir", help="where TFDS keeps its downloads, for --data tfds:...")
-    parser.add_argument("--accept-drift", action="store_true", default=None,
-                        help="go on when the new span drifted from the previous one (recorded in the summary)")
-    parser.add_argument("--classes", metavar="FILE",
-                        help="the label vocabulary, one class name a line in label order, for an output's first "
-                             "run (default: schemas/class_names.txt for tf_flowers classes, else the class folders "
-                             "sorted); later runs read the one pinned in OUTPUT/class_names.txt")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,28 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         return commands.add_parser(name, help=text, description=text, parents=[common],
                                    formatter_class=_HelpFormatter)
 
-    run = command("run", "the whole DAG with LocalDagRunner")
-    _add_run_flags(run)
-    run.add_argument("--epochs", type=int, help="passes over the training window")
-    run.add_argument("--seed", type=int,
-                     help="seeds the augmentation draws, the shuffle and the model's initial weights")
-    run.add_argument("--batch-size", type=int, help="images per training step")
-    run.add_argument("--augmentation", help="augmentation spec, e.g. 'flip(horizontal)|rotate(0.2)|zoom(0.1)'")
-    run.add_argument("--augment-in", metavar="input|model", help=AUGMENT_IN_HELP)
-    run.add_argument("--learning-rate", type=float, help="Adam's learning rate (the start of the cosine schedule)")
-    run.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                     help="constant, or cosine decay to zero over all epochs")
-    run.add_argument("--patience", type=int,
-                     help="stop when eval accuracy has not improved for this many epochs (0: never)")
-    run.add_argument("--min-accuracy", type=float, help="eval accuracy a model needs to be blessed and pushed")
-    run.add_argument("--data-service", metavar="grpc://HOST:PORT",
-                     help="augment the training data on tf.data service workers (flowers data-service)")
-    run.add_argument("--spans", type=int, metavar="K",
-                     help="with --data ROOT of span-<N> folders: train on the last K spans (0: all)")
-    run.add_argument("--warm-start", action="store_true", default=None,
-                     help="start from the weights of the latest model, same schedule")
-
-    _add_run_flags(command("ingest", "ExampleGen, statistics and validation only"))
+    settings.add_flags(command("run", "the whole DAG with LocalDagRunner"))
+    settings.add_flags(command("ingest", "ExampleGen, statistics and validation only"), ingest_only=True)
 
     preview = command("preview", "a 3x3 grid of one photo under the training augmentation")
     preview.add_argument("--data", default=paths.SAMPLE_DATA,
@@ -133,40 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--beam", action="store_true",
                        help="instead: ExampleGen + Transform, DirectRunner in-process vs 2 worker processes")
 
-    compile_ = command("compile", "the KFP v2 / Vertex AI Pipelines spec (JSON)")
-    compile_.add_argument("--target", choices=["vertex", "kubeflow"], default="vertex",
-                          help="both compile the same KFP v2 spec")
-    compile_.add_argument("--output", default="pipeline.json", help="the job spec (JSON) to write, local or gs://")
-    compile_.add_argument("--image", default="gcr.io/YOUR_PROJECT/flowers-tfx:latest",
-                          help="the image built from the Dockerfile")
-    compile_.add_argument("--pipeline-root", default="gs://YOUR_BUCKET/flowers/tfx",
-                          help="where the cloud run writes its artifacts")
-    compile_.add_argument("--data", default="/pipeline/data/flower_photos_sample",
-                          help="as the components see it: gs://... or a path inside the image")
-    compile_.add_argument("--schema-dir", default="/pipeline/schemas",
-                          help="the folder holding schema.pbtxt, as the components see it")
-    compile_.add_argument("--serving-root", default="gs://YOUR_BUCKET/flowers",
-                          help="the Pusher writes SERVING_ROOT/serving_model/<version>")
-    compile_.add_argument("--beam-arg", action="append", default=[], dest="beam_args",
-                          help="a Beam pipeline argument for the Beam stages, repeatable")
-    compile_.add_argument("--epochs", type=int, help="passes over the training data")
-    compile_.add_argument("--augment-in", metavar="input|model", help=AUGMENT_IN_HELP)
-    compile_.add_argument("--data-service", metavar="grpc://HOST:PORT",
-                          help="the Trainer augments on tf.data service workers at this dispatcher")
-    compile_.add_argument("--classes", metavar="FILE", default=os.path.join(paths.SCHEMA_DIR, "class_names.txt"),
-                          help="the label vocabulary: one class name a line, in label order (the run's pinned "
-                               "OUTPUT/class_names.txt, to deploy what a local run trained)")
-    compile_.add_argument("--vertex-project", help="train on Vertex AI with a GPU in this project")
-    compile_.add_argument("--vertex-region", default="us-central1", help="the region of the Vertex AI training job")
-    compile_.add_argument("--machine-type", default="n1-standard-8", help="the training job's machine type")
-    compile_.add_argument("--accelerator-type", default="NVIDIA_TESLA_T4", help="the training job's GPU type")
-    compile_.add_argument("--accelerator-count", type=int, default=1, help="GPUs on the training machine")
-    compile_.add_argument("--warm-start", action="store_true", default=None,
-                          help="start the Trainer from the weights of the latest model, same schedule")
-    compile_.add_argument("--accept-drift", action="store_true", default=None,
-                          help="go on when the new span drifted from the previous one")
-    compile_.add_argument("--dry-run-local", metavar="DIR",
-                          help="instead: compile for DIR (pipeline and serving root) and run every task here")
+    compile_command.add_parser(command("compile", "the KFP v2 / Vertex AI Pipelines spec of a run's settings"))
 
     data_service.add_parser(command("data-service", "tf.data service servers for the Trainer's input"))
 

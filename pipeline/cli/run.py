@@ -9,7 +9,6 @@ component and the log file, and exits 1.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import time
@@ -19,8 +18,7 @@ from components import vocabulary
 from components.ingest import executor
 from components.trainer import input_pipeline, run_fn, warm_start
 from components.validation import anomalies_gate, drift
-from pipeline import configs
-from pipeline.cli import preflight, stage_lines
+from pipeline.cli import preflight, settings, stage_lines
 from pipeline.cli.console import Console
 from pipeline.report import outcomes, page, run_summary
 from pipeline.runners import local
@@ -31,12 +29,6 @@ _EXPLAINED = (executor.IngestRejectedError, anomalies_gate.DataAnomaliesError,
               vocabulary.VocabularyError, run_fn.WindowTooSmallError)
 
 
-def build_config(args: argparse.Namespace) -> configs.RunConfig:
-    """The run's settings: the flags given, RunConfig's defaults for the rest."""
-    fields = {f.name for f in dataclasses.fields(configs.RunConfig)}
-    return configs.RunConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
-
-
 def explain(error: BaseException) -> str:
     if isinstance(error, _EXPLAINED):
         return str(error)
@@ -45,7 +37,7 @@ def explain(error: BaseException) -> str:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    config = build_config(args)
+    config = settings.config_from_args(args)
     view = stage_lines.StageView(console, outcomes.describer(config.metadata_path), args.listed_files)
     started = time.time()
     summary: dict[str, Any] | None = None

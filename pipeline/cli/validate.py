@@ -143,6 +143,17 @@ def check_service_address(flag: str, address: str | None) -> None:
             raise UsageError(f"{flag} {address} is not accepted: it must look like grpc://HOST:PORT.") from None
 
 
+def check_compile(args: argparse.Namespace) -> None:
+    if args.dry_run_local and args.vertex_project:
+        raise UsageError("--dry-run-local cannot run the Vertex AI training job of --vertex-project; drop one of them.")
+    if args.target == "kubeflow" and args.vertex_project:
+        raise UsageError("--vertex-project trains on Vertex AI, which a Kubeflow Pipelines cluster cannot start; "
+                         "compile with --target vertex, or drop --vertex-project.")
+    if args.spans:
+        raise UsageError(f"--spans {args.spans} is not accepted by compile: TFX's KFP v2 compiler compiles no "
+                         "window of spans, so a compiled run trains on the newest span; leave --spans at 0.")
+
+
 def check(args: argparse.Namespace) -> int | None:
     """Raise UsageError for the first bad value; return the file count of --data if listed."""
     check_numbers(args)
@@ -154,8 +165,8 @@ def check(args: argparse.Namespace) -> int | None:
         return None
     check_service_address("--data-service", getattr(args, "data_service", None))
     files = None
-    if command == "compile" and args.dry_run_local and args.vertex_project:
-        raise UsageError("--dry-run-local cannot run the Vertex AI training job of --vertex-project; drop one of them.")
+    if command == "compile":
+        check_compile(args)
     if command == "predict":
         check_model(args.model)
     elif command != "compile":  # compile's --data names a path inside the container image

@@ -74,8 +74,20 @@ def compile_pipeline(
     pipeline_root: str,
     class_names: tuple[str, ...] | None = None,
     vertex_training: dict | None = None,
+    target: str = "vertex",
+    stop_after: str | None = None,
 ) -> dict:
-    """Build `create_pipeline(...)` for `pipeline_root`, write its KFP v2 job spec to `output_file`, return it."""
+    """Build `create_pipeline(...)` for `pipeline_root`, write its spec to `output_file`, return what was written.
+
+    `target` "vertex": the PipelineJob (JSON), the pipeline root in its runtimeConfig, as Vertex AI Pipelines
+    takes it. "kubeflow": the PipelineSpec alone (YAML), the root as its defaultPipelineRoot, as a Kubeflow
+    Pipelines 2 server takes it (its API server reads a PipelineSpec document and refuses a PipelineJob).
+    `stop_after` compiles the DAG up to that component only (`pipeline.create_pipeline`).
+    """
+    if target not in ("vertex", "kubeflow"):
+        raise ValueError(f"target must be vertex or kubeflow, not {target!r}")
+    if target == "kubeflow" and vertex_training:
+        raise ValueError("a Vertex AI training job (vertex_training) does not run on Kubeflow Pipelines")
     if class_names is None:  # the dry run: its data and schema folder are on this machine
         from components import vocabulary
         from pipeline import paths
@@ -88,7 +100,7 @@ def compile_pipeline(
     remote_config = RemoteRunConfig(**values, remote_pipeline_root=pipeline_root)
     trainer_factory = vertex_trainer_factory(image, vertex_training) if vertex_training else None
     pipeline = pipeline_lib.create_pipeline(
-        remote_config, tuple(class_names), trainer_factory=trainer_factory, for_kfp=True
+        remote_config, tuple(class_names), trainer_factory=trainer_factory, for_kfp=True, stop_after=stop_after
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
@@ -98,9 +110,21 @@ def compile_pipeline(
     output_dir = os.path.dirname(output_file)  # "" means the working directory; gs:// works too
     if output_dir:
         tf.io.gfile.makedirs(output_dir)
+    if target == "kubeflow":
+        import yaml
+
+        job = {**job["pipelineSpec"], "defaultPipelineRoot": pipeline_root}
     with tf.io.gfile.GFile(output_file, "w") as f:
-        json.dump(job, f, sort_keys=True)
+        if target == "kubeflow":
+            yaml.safe_dump(job, f, sort_keys=True)
+        else:
+            json.dump(job, f, sort_keys=True)
     return job
+
+
+def pipeline_spec(written: dict[str, Any]) -> dict[str, Any]:
+    """The PipelineSpec of what `compile_pipeline` wrote: a Vertex PipelineJob's, or a Kubeflow spec itself."""
+    return written.get("pipelineSpec", written)
 
 
 def hook_fingerprints_in_containers(pipeline_spec: dict[str, Any]) -> None:

@@ -26,8 +26,9 @@ def test_schema_byte_limit_is_the_ingestion_limit():
 
 @pytest.mark.parametrize("width, refused", [(7071, False), (7072, True)])  # x 7071: 49,999,041 / 50,006,112 px
 def test_ingestion_and_serving_draw_the_pixel_limit_at_the_same_place(width, refused):
-    """A run's default limit, as ExampleGen receives it, and the serving graph's refuse the same headers."""
-    packed = executor.make_custom_config("data", ["a", "b"], max_pixels=configs.RunConfig().max_pixels).custom_config
+    """ExampleGen's limit as the pipeline configures it (features.MAX_PIXELS, no setting changes it) and the
+    serving graph's refuse the same headers."""
+    packed = executor.make_custom_config("data", ["a", "b"]).custom_config
     struct = struct_pb2.Struct()
     packed.Unpack(struct)
     max_pixels = int(struct["max_pixels"])

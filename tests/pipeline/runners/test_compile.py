@@ -114,6 +114,11 @@ def test_standard_trainer_by_default(compiled):
     custom_config = json.loads(_parameter(spec, "Trainer", "custom_config"))
     assert tuple(custom_config["class_names"]) == features.TF_FLOWERS_CLASSES
     assert "ai_platform_training_args" not in custom_config
+    # Every Trainer setting the spec carries defaults to RunConfig's (`flowers run`'s).
+    fields = {f.name: f for f in configs.settings()}
+    for key in set(custom_config) & set(fields):
+        assert custom_config[key] == configs.default(fields[key]), key
+    assert custom_config["augment_in"] == "input"
 
 
 def test_vertex_training_compiles_a_gpu_worker_pool(vertex_spec):
@@ -183,7 +188,7 @@ def test_dockerfile_copies_existing_paths_and_installs_this_package():
     assert setup_kwargs["name"] == "flowers-tfx"
     on_disk = {str(init.parent.relative_to(REPO)).replace("/", ".")
                for top in ("pipeline", "components") for init in (REPO / top).rglob("__init__.py")}
-    assert set(setup_kwargs["packages"]) == on_disk and len(on_disk) == 12
+    assert set(setup_kwargs["packages"]) == on_disk and len(on_disk) == 13
     for package in ("pipeline", "components"):
         assert copied[package] == f"{package_dir}/{package}"
         assert (REPO / package / "__init__.py").exists()
@@ -211,25 +216,3 @@ def test_compile_command_writes_the_vertex_spec(tmp_path, capsys):
     assert len(spec["pipelineSpec"]["root"]["dag"]["tasks"]) == 13
     assert "gs://b/flowers/serving_model" in out.read_text()
     assert "13 tasks" in capsys.readouterr().out
-
-
-def test_data_service_address_reaches_the_compiled_trainer(tmp_path):
-    path = tmp_path / "pipeline.json"
-    config = configs.RunConfig(output="gs://bucket/flowers", data_service="grpc://flowers-data-dispatcher:5050")
-    kubeflow_v2.compile_pipeline(config, str(path), IMAGE, ROOT, class_names=("cats", "dogs"))
-    spec = json.loads(path.read_text())["pipelineSpec"]
-    custom_config = json.loads(_parameter(spec, "Trainer", "custom_config"))
-    assert custom_config["data_service"] == "grpc://flowers-data-dispatcher:5050"
-
-
-def test_augment_in_reaches_the_compiled_trainer(compiled, tmp_path):
-    """`flowers compile --augment-in model` puts the placement into the Trainer's settings; the default is input."""
-    from pipeline import cli
-
-    default = json.loads(_parameter(compiled[3]["pipelineSpec"], "Trainer", "custom_config"))
-    assert default["augment_in"] == "input"
-    out = tmp_path / "pipeline.json"
-    args = ["compile", "--output", str(out), "--image", IMAGE, "--pipeline-root", ROOT, "--augment-in", "model"]
-    assert cli.main(args) == 0
-    custom_config = json.loads(_parameter(json.loads(out.read_text())["pipelineSpec"], "Trainer", "custom_config"))
-    assert custom_config["augment_in"] == "model"

@@ -1,5 +1,5 @@
 """The dry run's stand-in for Vertex's metadata store: a record of what each dry run produced, and the
-resolver filters read against it (`pipeline.runners.vertex_dry_run` says what is emulated and what is not)."""
+resolver filters read against it (`pipeline.dry_run.vertex` says what is emulated and what is not)."""
 
 from __future__ import annotations
 

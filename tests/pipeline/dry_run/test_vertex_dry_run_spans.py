@@ -18,7 +18,8 @@ import time
 import pytest
 
 from pipeline import configs
-from pipeline.runners import dry_run_record, vertex_dry_run
+from pipeline.dry_run import record as dry_run_record
+from pipeline.dry_run import vertex as vertex_dry_run
 from tests.helpers.spans import write_span
 
 

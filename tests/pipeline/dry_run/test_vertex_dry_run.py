@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from components.ingest import data_fingerprint
 from pipeline import cli, configs, metadata
-from pipeline.runners import vertex_dry_run
+from pipeline.dry_run import vertex as vertex_dry_run
 from tests.helpers import REPO
 
 RESOLVERS = ["latest_blessed_model_resolver-model-blessing-resolver", "latest_blessed_model_resolver-model-resolver",
@@ -22,6 +22,12 @@ CONTAINERS = [
     "FileBasedExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "AnomaliesGate", "DriftGate",
     "Transform", "Trainer", "Evaluator", "Pusher",
 ]
+
+
+# Settings a user tuned (none at its default), trained for one epoch only: what the tuned dry run checks.
+TUNED = {"epochs": 1, "seed": 7, "batch_size": 8, "learning_rate": 0.01, "lr_schedule": "cosine", "patience": 1,
+         "augmentation": "flip(horizontal)|rotate(0.1)", "augment_in": "model", "precision": "float32",
+         "max_quarantined": 0.05, "pipeline_name": "tuned", "accept_drift": True}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +120,60 @@ def test_pushed_model_classifies_the_sample_as_the_local_run(dry_run, first_run)
     # Same data, code and seed on the same CPU: training repeats in another process.
     assert (dry.argmax(axis=1) == here.argmax(axis=1)).sum() == 400
     np.testing.assert_allclose(dry, here, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """The DAG up to the Trainer with the TUNED settings, on 20 photos of the sample: run locally,
+    and its compiled spec dry run."""
+    from pipeline.runners import local
+    from tests.helpers.spans import write_span
+
+    photos = tmp_path_factory.mktemp("tuned_photos")
+    write_span(photos, 1)
+    config = configs.RunConfig(data=str(photos / "span-1"), output=str(tmp_path_factory.mktemp("tuned_local")), **TUNED)
+    local.run(config, stop_after="Trainer")
+    work_dir = str(tmp_path_factory.mktemp("tuned_dry_run"))
+    return config, vertex_dry_run.run_spec(vertex_dry_run.compile_local(config, work_dir, stop_after="Trainer"))
+
+
+def _local_trainer(metadata_path: str) -> tuple[dict, str]:
+    """The local Trainer's recorded custom_config (its execution's property in ML Metadata) and model_run folder."""
+    from ml_metadata.metadata_store import metadata_store
+    from tfx import v1 as tfx
+
+    store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
+    [trainer] = [e for e in store.get_executions() if "run_fn" in e.custom_properties]
+    events = [e for e in store.get_events_by_execution_ids([trainer.id]) if e.path.steps[0].key == "model_run"]
+    [model_run] = store.get_artifacts_by_id([events[0].artifact_id])
+    return json.loads(trainer.custom_properties["custom_config"].string_value), model_run.uri
+
+
+def _metrics(model_run: str) -> dict:
+    from components.trainer import curves
+
+    return json.loads(Path(model_run, curves.METRICS_FILE).read_text())
+
+
+def test_the_dry_run_trains_with_the_settings_of_a_local_run(tuned):
+    config, run = tuned
+    assert list(run.produced)[-1] == "Trainer" and "Evaluator" not in run.produced
+    local_config, local_run = _local_trainer(config.metadata_path)
+    spec = json.loads(Path(run.root).parent.joinpath("pipeline.json").read_text())["pipelineSpec"]
+    parameters = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+    dry_config = json.loads(parameters["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+    assert dry_config == local_config
+    trainer_keys = set(TUNED) - {"max_quarantined", "pipeline_name", "accept_drift"}
+    assert {k: dry_config[k] for k in trainer_keys} == {k: TUNED[k] for k in trainer_keys}
+    assert spec["pipelineInfo"]["name"] == "tuned"
+    # What each Trainer wrote of its training: the same settings, the same curves.
+    dry, here = _metrics(run.produced["Trainer"]["model_run"][0]["uri"]), _metrics(local_run)
+    assert (dry["epochs"], dry["augment_in"], dry["augmentation"], dry["precision"]) == (
+        1, "model", TUNED["augmentation"], "float32")
+    assert {k: v for k, v in dry.items() if k != "history"} == {k: v for k, v in here.items() if k != "history"}
+    assert sorted(dry["history"]) == sorted(here["history"]) and len(dry["history"]["loss"]) == 1
+    for key, values in dry["history"].items():
+        np.testing.assert_allclose(values, here["history"][key], atol=1e-5, err_msg=key)
 
 
 def test_placeholders_the_dry_run_cannot_fill_are_named():

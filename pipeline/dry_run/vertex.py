@@ -51,9 +51,9 @@ import time
 from typing import Any
 
 from pipeline import configs
-from pipeline.runners.dry_run_record import ARTIFACT_RECORD, ArtifactRecord, parse_filter, read_json, schema_title
+from pipeline.dry_run.record import ARTIFACT_RECORD, ArtifactRecord, parse_filter, read_json, schema_title
 
-IMAGE_WORKDIR = "/pipeline"
+IMAGE_WORKDIR = configs.IMAGE_WORKDIR
 ARTIFACT_NAME = "projects/local/locations/local/metadataStores/default/artifacts/{}"
 LOG_TAIL_LINES = 30
 
@@ -65,8 +65,9 @@ def local_path(path: str) -> str:
     return path
 
 
-def compile_local(config: configs.RunConfig, work_dir: str) -> str:
-    """Compile `config` with WORK_DIR/tfx as the pipeline root and WORK_DIR as the serving root.
+def compile_local(config: configs.RunConfig, work_dir: str, stop_after: str | None = None) -> str:
+    """Compile `config` with WORK_DIR/tfx as the pipeline root and WORK_DIR as the serving root (the DAG up to
+    `stop_after`, as `pipeline.create_pipeline` builds it, when given).
 
     Returns the path of the written spec, WORK_DIR/pipeline.json.
     """
@@ -78,7 +79,7 @@ def compile_local(config: configs.RunConfig, work_dir: str) -> str:
         config, output=work_dir, data=local_path(config.data), schema_dir=local_path(config.schema_dir)
     )
     spec_path = os.path.join(work_dir, "pipeline.json")
-    kubeflow_v2.compile_pipeline(local, spec_path, "local-dry-run", local.pipeline_root)
+    kubeflow_v2.compile_pipeline(local, spec_path, "local-dry-run", local.pipeline_root, stop_after=stop_after)
     return spec_path
 
 
