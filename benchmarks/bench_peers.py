@@ -6,7 +6,7 @@ product's lock and its TFX resolution never see OpenCV or pydantic 2:
 
     python3 -m venv .venv-peers-legacy        # make bench-peers: one per stack
     .venv-peers-legacy/bin/pip install -r requirements-peers.lock
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python scripts/bench_peers.py \\
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python benchmarks/bench_peers.py \\
         --data ../shared/data/flower_photos.tgz --output peers.json --markdown peers.md
 
 This process (the project's .venv) reads the archive as ExampleGen does
@@ -29,12 +29,12 @@ A trailing 1 (`loop1`, `pool1`, `fused1`) pins OpenCV to one thread
 (`cv2.setNumThreads(1)`): its best per CPU-second, its default two threads its best images/s.
 NVIDIA DALI's CPU pipeline runs too with `--dali cpuN` (N threads) when
 `nvidia-dali-cuda120` is installed in the peers' venv (424 MB, so not in the
-lock; `scripts/peer_workers.py`). The chains, op by op (FULL_SPEC):
+lock; `benchmarks/peer_workers.py`). The chains, op by op (FULL_SPEC):
 flips both ways; `Rotate(72, reflect)`; `Affine(scale 0.9-1.1, reflect)`;
 `PadIfNeeded(186, reflect)` + `RandomCrop(180)`; `RandomBrightnessContrast`
 (brightness +-0.2 of the maximum, contrast off); `ColorJitter` (contrast and
 saturation 0.8-1.2, brightness and hue off); `InvertImg(p=0.05)`. Where their
-ops differ in meaning from ours: docs/benchmarks.md.
+ops differ in meaning from ours: docs/augmentation.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ the function that gives its contribution to the fused pass:
   composes them, tracking the means through the chain).
 
 Spec parsing and checking (`spec_parser`), the fused pass (`fused`),
-`preview` and the README's op table all read `REGISTRY`. Adding an op is one
+`preview` and docs/augmentation.md's op table all read `REGISTRY`. Adding an op is one
 `@register` entry here and one test in tests/components/trainer/augment/test_augment.py.
 
 Importing this module does not import TensorFlow (the command line checks a
