@@ -1,7 +1,7 @@
 """One bilinear, reflect-filled affine warp and one colour affine, for a batch.
 
-TensorFlow's `ImageProjectiveTransformV3` runs about 400 images/s per core here
-for a 180x180 bilinear warp, and XLA cannot compile it on the CPU. The same
+TensorFlow's `ImageProjectiveTransformV3` is slow for a 180x180 bilinear warp
+on the CPU, and XLA cannot compile it there. The same
 warp written as index arithmetic and four gathers is plain TensorFlow that XLA
 compiles and fuses with the colour map that follows (docs/benchmarks.md has the
 figures). The source stays uint8: the gathers move a quarter of the bytes
@@ -9,7 +9,8 @@ float32 would, and the interpolation happens in float32 registers.
 
 Two forms: `warp_bilinear` (+ `apply_colour`), a loop over output values, and
 `warp_colour_packed` (+ `unpack`), a loop over output pixels with the colour
-map inside, about twice the speed on the full set (the Trainer's default).
+map inside, the faster on the full set (the Trainer's default; figures in
+docs/benchmarks.md).
 
 Conventions: pixel centres sit at integer coordinates; an image spans
 [-0.5, size - 0.5]. Outside it, coordinates are reflected about those edges
@@ -82,7 +83,7 @@ def warp_bilinear(images: tf.Tensor, matrices: tf.Tensor) -> tf.Tensor:
 
     def pick(yi, xi):
         # gather_nd over [batch, size, size, 3] with per-image (y, x) pairs ran
-        # 1.7x faster under XLA here than a gather on the flattened batch.
+        # faster under XLA here than a gather on the flattened batch.
         return tf.cast(tf.gather_nd(images, tf.stack([yi, xi], axis=-1), batch_dims=1), tf.float32)
 
     top_left, top_right = pick(y0i, x0i), pick(y0i, x1i)
