@@ -51,7 +51,7 @@ def test_the_sample_as_a_zip_gives_the_examples_of_the_tgz_and_the_folder(tmp_pa
         "daisy", "dandelion", "roses", "sunflowers", "tulips"}
     for kind, report in reports.items():
         assert (report["files_seen"], report["ingested_total"], report["quarantined"], report["skipped"]) == (
-            60, 60, [], []), kind
+            400, 400, [], []), kind
         assert report["ingested"] == reports["folder"]["ingested"], kind
 
 
