@@ -56,14 +56,6 @@ def _histogram(num_stats) -> list[dict[str, Any]]:
              "height": h} for b, h in zip(buckets, heights, strict=True)]
 
 
-def _median(num_stats) -> float | None:
-    quantiles = [h for h in num_stats.histograms if h.type == h.QUANTILES]
-    if num_stats.HasField("median") or not quantiles:
-        return round(num_stats.median, 4)
-    buckets = quantiles[0].buckets
-    return round(buckets[len(buckets) // 2].low_value, 4) if buckets else None
-
-
 def _summary(feature) -> dict[str, Any]:
     """What one split's statistics say of one feature."""
     kind = feature.WhichOneof("stats")
@@ -72,7 +64,7 @@ def _summary(feature) -> dict[str, Any]:
                            "missing": int(common.num_missing) if common else None}
     if kind == "num_stats":
         s = feature.num_stats
-        row.update(mean=round(s.mean, 4), std_dev=round(s.std_dev, 4), min=round(s.min, 4), median=_median(s),
+        row.update(mean=round(s.mean, 4), std_dev=round(s.std_dev, 4), min=round(s.min, 4), median=round(s.median, 4),
                    max=round(s.max, 4), zeros=int(s.num_zeros), histogram=_histogram(s))
     elif kind == "bytes_stats":
         s = feature.bytes_stats
