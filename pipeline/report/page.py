@@ -1,9 +1,13 @@
 """`<output>/report.html`: one self-contained page that explains a run, failed runs too.
 
-Everything comes from this run's artifacts in the metadata store (never from
-an earlier run's), is rendered by the jinja2 template `templates/report.html`,
-and every picture is inlined as a data: URI, so the page loads nothing from
-anywhere. Counts carry element ids (`count-train`, `count-train-daisy`, ...).
+Everything comes from the run's record (`finished_run.FinishedRun`, the one read
+of its artifacts in the metadata store), is rendered by the jinja2 template
+`templates/report.html`, and every picture is inlined as a data: URI, so the
+page loads nothing from anywhere and works with no network. It opens with the
+outcome (blessed or not and why, or which stage stopped the run; the
+accuracies; the pushed model). Counts carry element ids (`count-train`,
+`count-train-daisy`, ...), the statistics view its own (`stat-...`,
+`pipeline.report.feature_stats`); `statistics.html` is that view on a page of its own.
 """
 
 from __future__ import annotations
