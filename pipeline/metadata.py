@@ -1,12 +1,12 @@
-"""The one reader of ML Metadata: what each component of a run did, for the summary, the report and the console.
+"""The one reader of ML Metadata: what each component of a run did, for the console as each finishes, and
+once for a finished run (`pipeline.report.finished_run`, from which the summary and the report are built).
 
 Every figure a person sees after a run comes from the run's own executions and
-artifacts in the store, found by the run's start time, never from an earlier run's.
+artifacts in the store, found by the run's id, never from an earlier run's.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 
@@ -77,30 +77,5 @@ def read_run(metadata_path: str, run_started: float | None = None,
     return result
 
 
-def run_nodes(metadata_path: str, since: float, run_id: str | None = None) -> dict[str, dict[str, Any]]:
-    """Per node of the run `run_id`; without one, of the latest run if it started after `since` (epoch seconds)."""
-    if not os.path.exists(metadata_path):
-        return {}
-    try:
-        nodes = read_run(metadata_path, run_id=run_id)
-    except RuntimeError:
-        return {}
-    return nodes if run_id or latest_run_time(metadata_path) >= since - 1.0 else {}
-
-
-def latest_run_time(metadata_path: str) -> float:
-    store = _store(metadata_path)
-    runs = store.get_contexts_by_type("pipeline_run")
-    return max((c.create_time_since_epoch for c in runs), default=0) / 1000.0
-
-
 def output(nodes: dict[str, Any], node: str, type_name: str):
     return nodes.get(node, {}).get("outputs", {}).get(type_name)
-
-
-def published_examples(metadata_path: str, run_started: float):
-    """ExampleGen's output in the run started at `run_started`, never an earlier run's."""
-    try:
-        return read_run(metadata_path, run_started).get("FileBasedExampleGen", {}).get("outputs", {}).get("Examples")
-    except RuntimeError:
-        return None

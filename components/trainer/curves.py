@@ -1,9 +1,8 @@
-"""What people look at after a run: training curves and the statistics page."""
+"""What people look at after a run: training curves (the statistics view is `pipeline.report.feature_stats`)."""
 
 from __future__ import annotations
 
 import io
-import os
 
 # Files every Trainer run writes into its model_run artifact.
 METRICS_FILE = "metrics.json"
@@ -39,17 +38,4 @@ def plot_history(history: dict[str, list[float]], path: str) -> str:
     plt.close(figure)
     with tf.io.gfile.GFile(path, "wb") as f:
         f.write(png.getvalue())
-    return path
-
-
-def statistics_html(statistics_uri: str, path: str, lhs: str = "train", rhs: str = "eval") -> str:
-    """TFDV's Facets view of two splits' statistics side by side, as a static HTML page."""
-    import tensorflow_data_validation as tfdv
-
-    def load(split: str):
-        return tfdv.load_stats_binary(os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb"))
-
-    html = tfdv.utils.display_util.get_statistics_html(load(lhs), load(rhs), lhs_name=lhs, rhs_name=rhs)
-    with open(path, "w") as f:
-        f.write(html)
     return path

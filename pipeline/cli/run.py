@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import time
 from typing import Any
 
 from components import vocabulary
@@ -20,7 +19,7 @@ from components.trainer import input_pipeline, run_fn, warm_start
 from components.validation import anomalies_gate, drift
 from pipeline.cli import preflight, settings, stage_lines
 from pipeline.cli.console import Console
-from pipeline.report import outcomes, page, run_summary
+from pipeline.report import finished_run, outcomes, page, run_summary
 from pipeline.runners import local
 
 # Failures whose message is already written for a person (and lists what to fix).
@@ -39,15 +38,15 @@ def explain(error: BaseException) -> str:
 def main(args: argparse.Namespace, console: Console) -> int:
     config = settings.config_from_args(args)
     view = stage_lines.StageView(console, outcomes.describer(config.metadata_path), args.listed_files)
-    started = time.time()
     summary: dict[str, Any] | None = None
+    finished: list[finished_run.FinishedRun] = []  # the run as read once after its DAG, for the report
     error = failed = None
     view.attach()
     try:
         if args.command == "ingest":
-            local.ingest(config)
+            local.ingest(config, on_finished=finished.append)
         else:
-            summary = local.run(config)
+            summary = local.run(config, on_finished=finished.append)
     except Exception as err:  # noqa: BLE001 - reported below, with the log's path
         logging.getLogger(__name__).exception("flowers %s failed", args.command)
         error, failed = err, view.fail()
@@ -56,7 +55,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if preflight.is_disk_full(error):  # no report either: there is no room to write it
         console.error(preflight.disk_full_message(args.command, config.output, console.log_path, failed))
         return 1
-    report_path = _write_report(config, args.command, started, summary, error, failed, console.log_path)
+    report_path = _write_report(config, args.command, finished[-1] if finished else None, error, failed,
+                                console.log_path)
     if error is not None:
         console.error(f"flowers {args.command}: {failed or 'the pipeline'} failed: {explain(error)}")
         console.error(f"log: {console.log_path}")
@@ -72,9 +72,9 @@ def main(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _write_report(config, command, started, summary, error, failed, log) -> str | None:
+def _write_report(config, command, run, error, failed, log) -> str | None:
     try:
-        return page.write_report(config, command, started, summary, error, failed, log)
+        return page.write_report(config, command, run, error, failed, log)
     except Exception:  # noqa: BLE001 - the run's own outcome matters more than its page
         logging.getLogger(__name__).exception("cannot write the report")
         return None

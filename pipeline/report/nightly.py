@@ -1,47 +1,31 @@
 """The nightly part of run_summary.json: the span ingested, the window trained on,
-the warm start and the drift figures, read from ML Metadata."""
+the warm start and the drift figures, from the run's record (`pipeline.report.finished_run`)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
-def _span(artifact) -> int:
+def nightly(config, run) -> dict[str, Any]:
+    """`span`, `window` (spans and training examples), `warm_start` and `drift` of a `FinishedRun`."""
     from components import lineage
 
-    return lineage.span_of(artifact)
-
-
-def _drift(nodes: dict[str, Any]) -> dict[str, Any] | None:
-    import tensorflow as tf
-
-    value = nodes.get("DriftGate", {}).get("outputs", {}).get("String")
-    if value is None or not tf.io.gfile.exists(value.uri):
-        return None
-    with tf.io.gfile.GFile(value.uri) as f:
-        return json.loads(f.read())
-
-
-def nightly(config, nodes: dict[str, Any], report: dict | None, metrics: dict | None) -> dict[str, Any]:
-    """`span`, `window` (spans and training examples), `warm_start` and `drift`."""
-    trainer_inputs = nodes.get("Trainer", {}).get("inputs", {})
     # The window the run trained on; in a run that stops after Transform, the one Transform read.
-    windowed = trainer_inputs.get("Examples") or nodes.get("Transform", {}).get("inputs", {}).get("Examples", [])
-    window = sorted(_span(a) for a in windowed)
-    base = trainer_inputs.get("Model", [])
+    windowed = run.inputs("Trainer", "Examples") or run.inputs("Transform", "Examples")
+    window = sorted(lineage.span_of(a) for a in windowed)
+    base = run.inputs("Trainer", "Model")
     result: dict[str, Any] = {
-        "span": report.get("span", 0) if report else None,
+        "span": run.ingest.get("span", 0) if run.ingest else None,
         "window": {
             "spans": window or None,
             "requested": config.spans or "all",
-            "train_examples": metrics.get("train_examples") if metrics else None,
+            "train_examples": run.metrics.get("train_examples") if run.metrics else None,
         },
         "warm_start": {
             "requested": bool(config.warm_start),
             "from_model": base[0].uri if base and config.warm_start else None,
         },
-        "drift": _drift(nodes),
+        "drift": dict(run.drift) if run.drift is not None else None,
     }
     if result["drift"] is not None and config.accept_drift:
         result["drift"]["accepted"] = True

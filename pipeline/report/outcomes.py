@@ -2,12 +2,12 @@
 
 `ExampleGen  3,670 photos -> train 2,931 / eval 360 / test 379, 2 quarantined`
 is built here from the metadata store and the files the artifacts hold, the
-same sources the run summary and the report read.
+same sources the run summary and the report read (`pipeline.report.finished_run`), live, as each
+component finishes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -15,6 +15,7 @@ from components.ingest import executor
 from components.trainer import curves
 from components.validation import anomalies_gate
 from pipeline import metadata
+from pipeline.report.finished_run import read_json, split_names
 
 # The console's and the report's name of a node, where TFX's id is not the one people know.
 DISPLAY_NAMES = {"FileBasedExampleGen": "ExampleGen", "latest_blessed_model_resolver": "Resolver",
@@ -26,32 +27,11 @@ def display_name(node: str) -> str:
     return DISPLAY_NAMES.get(node, node)
 
 
-def split_names(artifact: Any) -> list[str]:
-    """The splits of an MLMD artifact (`["train", "eval"]`)."""
-    for properties in (artifact.properties, artifact.custom_properties):
-        if "split_names" in properties:
-            return json.loads(properties["split_names"].string_value)
-    return []
-
-
-def read_json(path: str) -> dict[str, Any] | None:
-    import tensorflow as tf
-
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
-
-
 def ingest_line(report: dict[str, Any]) -> str:
     counts = executor.counts_by_split(report)
     quarantined = counts.pop("quarantined")
     splits = " / ".join(f"{split} {n:,}" for split, n in counts.items())
     return f"{report['ingested_total']:,} photos -> {splits}, {quarantined:,} quarantined"
-
-
-def anomalies(artifact: Any) -> list[str]:
-    return anomalies_gate.describe_anomalies(artifact.uri, split_names(artifact))
 
 
 def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
@@ -74,7 +54,8 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
     if "Schema" in outputs:
         return "schema imported"
     if "ExampleAnomalies" in outputs:
-        found = len(anomalies(outputs["ExampleAnomalies"]))
+        artifact = outputs["ExampleAnomalies"]
+        found = len(anomalies_gate.describe_anomalies(artifact.uri, split_names(artifact)))
         return f"{found} anomal{'y' if found == 1 else 'ies'}" if found else "no anomalies"
     if "ModelRun" in outputs:
         metrics = read_json(os.path.join(outputs["ModelRun"].uri, curves.METRICS_FILE)) or {}
@@ -99,13 +80,7 @@ def describe_outputs(node: str, outputs: dict[str, Any]) -> str:
 def drift_words(outputs: dict[str, Any]) -> str:
     """`, image p = 0.31 / label p = 1 against span 2` from the gate's figures, or nothing."""
     value = outputs.get("String")
-    figures = None
-    if value is not None:
-        import tensorflow as tf
-
-        if tf.io.gfile.exists(value.uri):
-            with tf.io.gfile.GFile(value.uri) as f:
-                figures = json.loads(f.read())
+    figures = read_json(value.uri) if value is not None else None
     if not figures or not figures.get("p_value"):
         return ""
     shown = " / ".join(f"{k} p = {v:.2g}" for k, v in sorted(figures["p_value"].items()))

@@ -1,9 +1,13 @@
 """`<output>/report.html`: one self-contained page that explains a run, failed runs too.
 
-Everything comes from this run's artifacts in the metadata store (never from
-an earlier run's), is rendered by the jinja2 template `templates/report.html`,
-and every picture is inlined as a data: URI, so the page loads nothing from
-anywhere. Counts carry element ids (`count-train`, `count-train-daisy`, ...).
+Everything comes from the run's record (`finished_run.FinishedRun`, the one read
+of its artifacts in the metadata store), is rendered by the jinja2 template
+`templates/report.html`, and every picture is inlined as a data: URI, so the
+page loads nothing from anywhere and works with no network. It opens with the
+outcome (blessed or not and why, or which stage stopped the run; the
+accuracies; the pushed model). Counts carry element ids (`count-train`,
+`count-train-daisy`, ...), the statistics view its own (`stat-...`,
+`pipeline.report.feature_stats`); `statistics.html` is that view on a page of its own.
 """
 
 from __future__ import annotations
@@ -13,75 +17,78 @@ import logging
 import os
 from typing import Any
 
-from components.ingest import executor, sources
-from components.trainer import curves
-from pipeline import configs, metadata
-from pipeline.report import figures, nightly, outcomes
+from components.ingest import executor
+from components.validation import anomalies_gate
+from pipeline import configs
+from pipeline.report import feature_stats, figures, finished_run, nightly, outcomes
 
 REPORT_FILE = "report.html"
 _log = logging.getLogger(__name__)
 
 
-def _preview(config: configs.RunConfig, examples) -> dict[str, Any] | None:
+def _preview(config: configs.RunConfig, run: finished_run.FinishedRun) -> dict[str, Any] | None:
+    """The first training photo as ExampleGen wrote it, under the Trainer's augmentation."""
     try:
-        records = figures.read_split(examples.uri, "train", limit=1) if examples is not None else []
-        if records:
-            source, encoded = records[0]["filename"], records[0]["image"]
-        elif not sources.is_tfds(config.data):
-            source, encoded = sources.first_photo(config.data)
-        else:
+        records = figures.read_split(run.examples_uri, "train", limit=1) if run.examples_uri else []
+        if not records:
             return None
-        return {"source": source, "spec": config.augmentation,
-                "tiles": figures.preview_tiles(encoded, config.augmentation, config.seed)}
+        return {"source": records[0]["filename"], "spec": config.augmentation,
+                "tiles": figures.preview_tiles(records[0]["image"], config.augmentation, config.seed)}
     except Exception:  # noqa: BLE001 - a missing picture must not lose the rest of the report
         _log.exception("augmentation preview for the report")
         return None
 
 
-def _ingest(nodes, error) -> dict[str, Any] | None:
-    if isinstance(error, executor.IngestRejectedError):
-        return error.report
-    examples = metadata.output(nodes, "FileBasedExampleGen", "Examples")
-    if examples is None:
-        return None
-    return outcomes.read_json(os.path.join(examples.uri, executor.REPORT_FILE))
-
-
-def _training(nodes: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
-    model_run = metadata.output(nodes, "Trainer", "ModelRun")
-    model = metadata.output(nodes, "Trainer", "Model")
-    examples = metadata.output(nodes, "FileBasedExampleGen", "Examples")
-    result: dict[str, Any] = {}
-    if model_run is not None:
-        result["curves"] = figures.png_file(os.path.join(model_run.uri, curves.CURVES_FILE))
-        result["metrics"] = outcomes.read_json(os.path.join(model_run.uri, curves.METRICS_FILE))
-    if model is not None and examples is not None and class_names:
+def _training(run: finished_run.FinishedRun, class_names: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {"metrics": run.metrics}
+    if run.model_run_uri is not None:
+        result["curves"] = figures.png_file(run.curves_png)
+    if run.model_uri is not None and run.examples_uri is not None and class_names:
         try:
-            result["test"] = figures.test_predictions(model.uri, examples.uri, class_names)
+            result["test"] = figures.test_predictions(run.model_uri, run.examples_uri, class_names)
         except Exception:  # noqa: BLE001
             _log.exception("test predictions for the report")
     return result
 
 
-def _serving(config: configs.RunConfig, summary: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not summary or not summary.get("pushed_model"):
+def _serving(config: configs.RunConfig, pushed_model: str | None) -> dict[str, Any] | None:
+    if not pushed_model:
         return None
     base = os.path.abspath(config.serving_dir)
     return {
-        "model": summary["pushed_model"],
+        "model": pushed_model,
         "docker": f"docker run -p 8501:8501 -v {base}:/models/flowers -e MODEL_NAME=flowers tensorflow/serving",
         "curl": "curl -d '{\"signature_name\": \"serving_images\", \"instances\": "
                 "[{\"b64\": \"'\"$(base64 -w0 photo.jpg)\"'\"}]}' http://localhost:8501/v1/models/flowers:predict",
     }
 
 
-def gather(config: configs.RunConfig, command: str, started: float, summary: dict[str, Any] | None,
+def outcome(config: configs.RunConfig, command: str, run: finished_run.FinishedRun, error: BaseException | None,
+            failed_stage: str | None) -> dict[str, Any]:
+    """The page's first lines: blessed or not and why (or which stage stopped the run), the accuracies, the
+    pushed model."""
+    stopped = f"{failed_stage or 'the pipeline'} failed" if error is not None else None
+    blessing = run.blessing(config.min_accuracy)
+    if command == "ingest":
+        headline = f"Stopped: {stopped}" if stopped else "Ingested and validated: no anomalies"
+    elif blessing is None:
+        stopper = failed_stage or "the pipeline"
+        headline = f"Not blessed: {stopper} stopped the run before the Evaluator" if stopped else \
+            "Not blessed: the Evaluator did not run"
+    else:
+        headline = ("Blessed: " if run.blessed else "Not blessed: ") + blessing
+        headline += f"; then {stopped}" if stopped else ""
+    return {"headline": headline, "ok": error is None and (run.blessed or command == "ingest"),
+            "eval_accuracy": run.eval_accuracy, "test_accuracy": run.test_accuracy,
+            "pushed_model": run.pushed_model}
+
+
+def gather(config: configs.RunConfig, command: str, run: finished_run.FinishedRun | None,
            error: BaseException | None, failed_stage: str | None, log_path: str | None) -> dict[str, Any]:
-    """Everything the template shows, for this run only."""
-    nodes = metadata.run_nodes(config.metadata_path, started, (summary or {}).get("run_id"))
-    ingest = _ingest(nodes, error)
+    """Everything the template shows, for this run only (`run` None: it failed before the DAG)."""
+    run = run or finished_run.FinishedRun()
+    ingest = error.report if isinstance(error, executor.IngestRejectedError) else run.ingest
     class_names = list(ingest["class_names"]) if ingest else []
-    anomalies_artifact = metadata.output(nodes, "ExampleValidator", "ExampleAnomalies")
     page: dict[str, Any] = {
         "command": command,
         "data": config.data,
@@ -91,28 +98,35 @@ def gather(config: configs.RunConfig, command: str, started: float, summary: dic
         "failed_stage": failed_stage,
         "error": str(error) if error is not None else None,
         "log_path": log_path,
+        "outcome": outcome(config, command, run, error, failed_stage),
         "class_names": class_names,
         "ingest": ingest,
         "counts": executor.counts_by_split(ingest) if ingest else None,
-        "anomalies": outcomes.anomalies(anomalies_artifact) if anomalies_artifact else None,
-        "preview": _preview(config, metadata.output(nodes, "FileBasedExampleGen", "Examples")),
+        "anomalies": (anomalies_gate.describe_anomalies(run.anomalies_uri, run.anomalies_splits)
+                      if run.anomalies_uri else None),
+        "statistics": statistics(run, class_names),
+        "preview": _preview(config, run),
         "stages": [
             {"name": outcomes.display_name(name), "state": node["state"], "seconds": node["seconds"]}
-            for name, node in nodes.items()
+            for name, node in run.nodes.items()
         ],
-        "min_accuracy": config.min_accuracy,
-        "summary": summary,
-        "serving": _serving(config, summary),
+        "serving": _serving(config, run.pushed_model),
         # span, window, warm start and drift figures of a span-root run (pipeline.report.nightly)
-        "nightly": nightly.format_lines(summary) if summary else [],
+        "nightly": nightly.format_lines(nightly.nightly(config, run)) if run.nodes else [],
     }
     page["splits"] = [s for s in page["counts"] or {} if s != "quarantined"]
     page.update({"curves": None, "metrics": None, "test": None})
-    page.update(_training(nodes, class_names) if command == "run" else {})
+    page.update(_training(run, class_names) if command == "run" else {})
     return page
 
 
-def render(page: dict[str, Any]) -> str:
+def statistics(run: finished_run.FinishedRun, class_names: list[str]) -> dict[str, Any] | None:
+    if not run.statistics_uri:
+        return None
+    return feature_stats.view(feature_stats.load(run.statistics_uri, run.statistics_splits), class_names)
+
+
+def render(page: dict[str, Any], template: str = REPORT_FILE) -> str:
     import jinja2
 
     environment = jinja2.Environment(
@@ -121,15 +135,30 @@ def render(page: dict[str, Any]) -> str:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters["thousands"] = lambda n: f"{n:,}"
-    return environment.get_template("report.html").render(page=page)
+    return environment.get_template(template).render(page=page)
 
 
-def write_report(config: configs.RunConfig, command: str, started: float, summary: dict[str, Any] | None = None,
+def _write(path: str, html: str) -> str:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(html)
+    return path
+
+
+def write_statistics(config: configs.RunConfig, run: finished_run.FinishedRun) -> str | None:
+    """`<output>/statistics.html`: the statistics view on a page of its own; None when StatisticsGen did not
+    run."""
+    ingest = run.ingest or {}
+    view = statistics(run, list(ingest.get("class_names", [])))
+    if view is None:
+        return None
+    page = {"data": config.data, "statistics": view, "statistics_uri": run.statistics_uri,
+            "report": os.path.abspath(os.path.join(config.output, REPORT_FILE))}
+    return _write(os.path.join(config.output, feature_stats.STATISTICS_FILE), render(page, "statistics.html"))
+
+
+def write_report(config: configs.RunConfig, command: str, run: finished_run.FinishedRun | None,
                  error: BaseException | None = None, failed_stage: str | None = None,
                  log_path: str | None = None) -> str:
-    """Write `<output>/report.html`; return its path."""
-    page = gather(config, command, started, summary, error, failed_stage, log_path)
-    path = os.path.join(config.output, REPORT_FILE)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(render(page))
-    return path
+    """Write `<output>/report.html` from the run's record; return its path."""
+    page = gather(config, command, run, error, failed_stage, log_path)
+    return _write(os.path.join(config.output, REPORT_FILE), render(page))

@@ -1,20 +1,23 @@
-"""Run the DAG with LocalDagRunner; `pipeline.report.summary` then says what it did."""
+"""Run the DAG with LocalDagRunner; then read the finished run once (`pipeline.report.finished_run`), and
+`pipeline.report.run_summary` says what it did."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tfx import v1 as tfx
 
 from components import vocabulary
 from components.ingest import executor, sources
-from pipeline import configs, metadata, paths
+from pipeline import configs, paths
 from pipeline import pipeline as pipeline_lib
-from pipeline.report import run_summary
+from pipeline.report import finished_run, run_summary
 from pipeline.runners import output_guard
 
 
@@ -42,8 +45,16 @@ def resolve_vocabulary(config: configs.RunConfig) -> vocabulary.Vocabulary:
     )
 
 
-def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True) -> dict[str, Any]:
+OnFinished = Callable[[finished_run.FinishedRun], None]
+
+
+def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: bool = True,
+        on_finished: OnFinished | None = None) -> dict[str, Any]:
     """Run the pipeline (or its ingest part) and write a summary JSON.
+
+    After the DAG, succeeded or failed, the run is read from ML Metadata once
+    into a `FinishedRun`, handed to `on_finished` (the report is built from it)
+    before a failure is raised again.
 
     The run holds its output (`output_guard`): a second run into it, or a run
     of another source, is refused before any work. The summary describes this
@@ -52,7 +63,7 @@ def run(config: configs.RunConfig, stop_after: str | None = None, enable_cache: 
     """
     with output_guard.hold(config.output, "run" if stop_after is None else "ingest"):
         output_guard.check_source(config.output, config.data)
-        return _run_held(config, stop_after, enable_cache)
+        return _run_held(config, stop_after, enable_cache, on_finished)
 
 
 def new_run_id() -> str:
@@ -74,7 +85,8 @@ def run_dag(pipeline, run_id: str) -> None:
     tfx.orchestration.LocalDagRunner().run_with_ir(ir)
 
 
-def _run_held(config: configs.RunConfig, stop_after: str | None, enable_cache: bool) -> dict[str, Any]:
+def _run_held(config: configs.RunConfig, stop_after: str | None, enable_cache: bool,
+              on_finished: OnFinished | None) -> dict[str, Any]:
     os.makedirs(config.output, exist_ok=True)
     summary_path = os.path.join(config.output, run_summary.SUMMARY_FILE)
     if os.path.exists(summary_path):
@@ -97,18 +109,29 @@ def _run_held(config: configs.RunConfig, stop_after: str | None, enable_cache: b
         run_dag(pipeline, run_id)
     except Exception as err:  # noqa: BLE001 - summarised below, then re-raised
         failure = err
-    try:
-        summary = run_summary.summarize(config, time.time() - started, run_id=run_id)
-    except Exception:
-        if failure is None:
-            raise
-        summary = None
+    # After a failure, what can still be read is reported, and the failure raised.
+    finished = _unless_failed(failure, lambda: finished_run.read(config.metadata_path, run_id),
+                              finished_run.FinishedRun(run_id=run_id))
+    summary = _unless_failed(failure, lambda: run_summary.summarize(config, finished, time.time() - started))
+    if on_finished is not None:
+        on_finished(finished)
     if failure is not None:
         raise failure
     return summary
 
 
-def ingest(config: configs.RunConfig) -> dict[str, Any]:
+def _unless_failed(failure: BaseException | None, read: Callable[[], Any], default: Any = None) -> Any:
+    """`read()`; after a failed run, `default` when it raises too."""
+    try:
+        return read()
+    except Exception:
+        if failure is None:
+            raise
+        logging.getLogger(__name__).exception("reading the failed run")
+        return default
+
+
+def ingest(config: configs.RunConfig, on_finished: OnFinished | None = None) -> dict[str, Any]:
     """ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator and the gate.
 
     The ingest report is copied to `config.output` even when the run fails, so
@@ -117,19 +140,21 @@ def ingest(config: configs.RunConfig) -> dict[str, Any]:
     import shutil
 
     with output_guard.hold(config.output, "ingest"):
-        started = time.time()
         report_path = os.path.join(config.output, executor.REPORT_FILE)
         if os.path.exists(report_path):
             os.remove(report_path)
+        finished: list[finished_run.FinishedRun] = []
         try:
-            run(config, stop_after="AnomaliesGate")
+            run(config, stop_after="AnomaliesGate", on_finished=finished.append)
         except executor.IngestRejectedError as err:
             with open(report_path, "w") as f:
                 json.dump(err.report, f, indent=2, sort_keys=True)
             raise
         finally:
             # ExampleGen succeeded (validation may still have failed): its report is an artifact.
-            examples = metadata.published_examples(config.metadata_path, started)
-            if examples is not None and not os.path.exists(report_path):
-                shutil.copy(os.path.join(examples.uri, executor.REPORT_FILE), report_path)
-        return run_summary.read_json(report_path)
+            if finished and on_finished is not None:
+                on_finished(finished[0])
+            ingested = finished[0].ingest_report_path if finished else None
+            if ingested is not None and not os.path.exists(report_path):
+                shutil.copy(ingested, report_path)
+        return finished_run.read_json(report_path)

@@ -190,9 +190,10 @@ def test_drift_figures_are_in_the_summary(nights):
 
 
 def test_the_report_shows_the_night(nights):
-    from pipeline.report import page
+    from pipeline.report import finished_run, page
 
-    html = page.render({**page.gather(nights["config3"], "ingest", 0.0, nights[3], None, None, None)})
+    run = finished_run.read(nights["config3"].metadata_path, run_id=nights[3]["run_id"])
+    html = page.render(page.gather(nights["config3"], "ingest", run, None, None, None))
     assert "span:            3, window [1, 3]" in html
     assert "warm start:      " + nights[3]["warm_start"]["from_model"] in html
     assert "drift:           against span 1: " in html

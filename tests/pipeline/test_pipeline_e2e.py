@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from components import features
 from pipeline import configs, metadata
-from pipeline.report import run_summary
+from pipeline.report import finished_run, run_summary
 from pipeline.runners import local
 from tests.helpers import splits
 
@@ -191,6 +191,9 @@ def test_rerun_reuses_every_component(first_run):
     values = _tfma_accuracies(config)
     assert {("candidate", False), ("baseline", False), ("candidate", True)} <= set(values)
     assert summary["eval_accuracy"] == values[("candidate", False)] == first_run[1]["eval_accuracy"]
+    assert summary["blessing"] == (f"eval accuracy {summary['eval_accuracy']} against the threshold "
+                                   f"{config.min_accuracy}, and no lower than the latest blessed model's "
+                                   f"{values[('baseline', False)]}")
 
 
 def test_a_threshold_above_the_models_accuracy_blesses_and_pushes_nothing(first_run):
@@ -205,11 +208,14 @@ def test_a_threshold_above_the_models_accuracy_blesses_and_pushes_nothing(first_
     assert summary["eval_accuracy"] == first["eval_accuracy"]
     assert summary["blessed"] is False and summary["pushed_model"] is None
     assert sorted(os.listdir(config.serving_dir)) == versions
+    threshold = first["eval_accuracy"] + 0.05
+    assert summary["blessing"] == f"eval accuracy {first['eval_accuracy']} against the threshold {threshold}: below it"
 
 
 def test_eval_accuracy_is_called_optimistic_when_early_stopping_used_it(first_run):
     config, _ = first_run
-    summary = run_summary.summarize(dataclasses.replace(config, patience=3), 1.0)
+    run = finished_run.read(config.metadata_path)
+    summary = run_summary.summarize(dataclasses.replace(config, patience=3), run, 1.0)
     assert summary["eval_accuracy_note"].startswith("optimistic: early stopping (--patience 3)")
     assert "test accuracy is untouched" in summary["eval_accuracy_note"]
     assert summary["eval_accuracy_note"] in run_summary.format_summary(summary)

@@ -1,11 +1,11 @@
-"""The summary's eval accuracy is the candidate model's, however TFMA orders its keys."""
+"""The eval accuracy is the candidate model's (and the baseline's its own), however TFMA orders its keys."""
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2
 
-from pipeline.report import run_summary
+from pipeline.report import finished_run
 
 
 def _record(values, slice_label=None):
@@ -36,9 +36,9 @@ def test_with_a_baseline_the_candidates_own_value_is_read(tmp_path):
         _record([("candidate", True, 0.125), ("baseline", False, 0.5), ("candidate", False, 0.625)]),
     ]
     _write_evaluation(tmp_path, specs, records)
-    assert run_summary.eval_accuracy(str(tmp_path)) == 0.625
+    assert finished_run.eval_accuracies(str(tmp_path)) == (0.625, 0.5)
 
 
 def test_without_a_baseline_the_single_unnamed_model_is_read(tmp_path):
     _write_evaluation(tmp_path, [config_pb2.ModelSpec()], [_record([("", False, 0.375)])])
-    assert run_summary.eval_accuracy(str(tmp_path)) == 0.375
+    assert finished_run.eval_accuracies(str(tmp_path)) == (0.375, None)

@@ -1,6 +1,8 @@
-"""report.html in a real headless Chromium (Debian's `chromium`, driven by Playwright),
-for the sample run and for a run stopped by the anomalies gate; and that run's console."""
+"""report.html and statistics.html in a real headless Chromium (Debian's `chromium`, driven by Playwright),
+with every request that would leave the machine aborted, for the sample run and for a run stopped by the
+anomalies gate; and that run's console."""
 
+import json
 import os
 import re
 import shutil
@@ -18,24 +20,67 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 IMAGES_JS = "Array.from(document.images).map(i => ({complete: i.complete, width: i.naturalWidth, src: i.src}))"
 COUNTS_JS = "Object.fromEntries(Array.from(document.querySelectorAll('[id^=count-]')).map(e => [e.id, e.textContent]))"
+STATS_JS = "Object.fromEntries(Array.from(document.querySelectorAll('[id^=stat-]')).map(e => [e.id, e.innerText]))"
+LOCAL = ("file:", "data:")
+
+
+def _offline(route, blocked: list) -> None:
+    """Let the page read its own file and data: URIs; abort (and note) anything bound for a network."""
+    if route.request.url.startswith(LOCAL):
+        route.continue_()
+    else:
+        blocked.append(route.request.url)
+        route.abort("internetdisconnected")
 
 
 def open_report(path: str) -> dict:
-    """What the browser saw: images, counts by element id, text, and every request URL."""
+    """What the browser saw, offline: images, counts and statistics by element id, text, every request URL and
+    the ones aborted."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page()
-        requests = []
+        context = browser.new_context(offline=True)
+        requests, blocked = [], []
+        context.route("**/*", lambda route: _offline(route, blocked))
+        page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
         page.goto(f"file://{os.path.abspath(path)}", wait_until="load")
         seen = {
             "images": page.evaluate(IMAGES_JS),
             "counts": {k: int(v.replace(",", "")) for k, v in page.evaluate(COUNTS_JS).items()},
+            "statistics": page.evaluate(STATS_JS),
             "text": page.inner_text("body"),
             "requests": requests,
+            "blocked": blocked,
         }
         browser.close()
     return seen
+
+
+def test_offline_the_report_opens_with_the_outcome_and_the_statistics_view_has_its_numbers(first_run):
+    config, summary = first_run
+    with open(summary["ingest_report"]) as f:
+        ingested = json.load(f)["ingested"]
+    assert summary["statistics_html"] == os.path.join(config.output, "statistics.html")  # the console's pointer
+    pages = {path: open_report(path) for path in (os.path.join(config.output, "report.html"),
+                                                  summary["statistics_html"])}
+    for seen in pages.values():
+        assert seen["blocked"] == [] and all(url.startswith(LOCAL) for url in seen["requests"]), seen["requests"]
+        stats = seen["statistics"]
+        for split in ("train", "eval", "test"):
+            assert int(stats[f"stat-examples-{split}"]) == summary["counts"][split]
+            assert {name: int(stats[f"stat-label-{split}-{name}"]) for name in summary["classes"]} == \
+                ingested[split]
+            for feature in ("image", "label", "filename"):
+                assert int(stats[f"stat-{feature}-{split}-present"]) == summary["counts"][split]
+
+    # The report's first lines after its title: blessed or not and why, the accuracies, the pushed model.
+    text = pages[os.path.join(config.output, "report.html")]["text"]
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[2:6] == [
+        f"Blessed: eval accuracy {summary['eval_accuracy']} against the threshold {config.min_accuracy}.",
+        f"eval accuracy\t{summary['eval_accuracy']}", f"test accuracy\t{summary['test_accuracy']}",
+        f"pushed model\t{summary['pushed_model']}"]
+    assert lines[6] == "Photos per split and class"
 
 
 def test_the_sample_runs_report_shows_every_picture_and_the_summarys_counts(first_run):
@@ -106,7 +151,8 @@ def test_the_report_of_a_run_stopped_by_the_gate_names_the_anomalies(gate_stoppe
     assert "AnomaliesGate failed:" in seen["text"]
     anomalies = re.findall(r"^(train|eval|test): label: Out-of-range values", seen["text"], re.M)
     assert sorted(anomalies) == ["eval", "test", "train"]
-    assert seen["counts"]["count-train"] + seen["counts"]["count-eval"] + seen["counts"]["count-test"] == 24
+    photos = sum(len(os.listdir(os.path.join(configs.SAMPLE_DATA, name))) for name in ("daisy", "roses"))
+    assert seen["counts"]["count-train"] + seen["counts"]["count-eval"] + seen["counts"]["count-test"] == photos
     assert seen["counts"]["count-quarantined"] == 0
     assert len(seen["images"]) == 9 and all(image["width"] > 0 for image in seen["images"])
     assert all(url.startswith(("file:", "data:")) for url in seen["requests"])
