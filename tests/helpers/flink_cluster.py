@@ -26,9 +26,9 @@ import time
 import urllib.request
 
 from flink import jars
+from tests.helpers import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FLINK_DIR = os.path.join(REPO, ".flink")
+FLINK_DIR = str(REPO / ".flink")
 START_SECONDS = 180  # JVMs on two busy cores: about 20 s measured, bounded well above
 STOP_SECONDS = 20
 SLOTS = 2

@@ -1,10 +1,11 @@
 """The Beam stages on a real Flink cluster give what the DirectRunner gives.
 
-ExampleGen, StatisticsGen and Transform run on a Flink 1.19 session cluster (a
+ExampleGen, StatisticsGen and Transform, then the Evaluator, run on a Flink 1.19 session cluster (a
 JobManager and a TaskManager, separate JVMs on 127.0.0.1, with Beam's Flink job
 server: tests/helpers/flink_cluster.py) by the Beam arguments a user passes,
-through the project's own DAG (`local.run(..., stop_after="Transform")`). The
-DirectRunner's side is the suite's shared run of the whole DAG on the same
+through the project's own DAG (`local.run(..., stop_after="Transform")`), and
+the Evaluator's executor on the model the DirectRunner's run trained. That run,
+the DirectRunner's side, is the suite's shared run of the whole DAG on the same
 photos (`first_run`, tests/conftest.py).
 """
 
@@ -40,7 +41,8 @@ def runs(flink, first_run, tmp_path_factory):
     """{"direct": nodes, "flink": nodes}: the DirectRunner's and Flink's outputs per node."""
     config = configs.RunConfig(output=str(tmp_path_factory.mktemp("flink-run")), beam_args=flink.beam_args())
     local.run(config, stop_after="Transform")
-    return {"direct": metadata.read_run(first_run[0].metadata_path), "flink": metadata.read_run(config.metadata_path)}
+    return {"direct": metadata.read_run(first_run[0].metadata_path, run_id=first_run[1]["run_id"]),
+            "flink": metadata.read_run(config.metadata_path)}
 
 
 def _uri(nodes, node, type_name):
@@ -140,3 +142,41 @@ def test_same_transform_output_on_the_same_photos(runs):
     assert outputs["flink"][features.TRANSFORMED_IMAGE_KEY].shape == (len(raw), 180, 180, 3)
     for key, value in outputs["flink"].items():
         np.testing.assert_array_equal(value, outputs["direct"][key], err_msg=key)
+
+
+def _metrics(evaluation_uri):
+    import tensorflow_model_analysis as tfma
+
+    return {(item.key.name, item.key.model_name, item.key.is_diff): round(item.value.double_value.value, 6)
+            for record in tfma.load_metrics(evaluation_uri) for item in record.metric_keys_and_values}
+
+
+def test_same_evaluation_of_the_same_model(runs, flink, first_run, tmp_path):
+    """TFMA's Beam job on Flink: the DirectRunner run's model on its eval split, against that run's Evaluator."""
+    from tfx.components.evaluator import executor
+    from tfx.types import artifact_utils, standard_artifacts
+    from tfx.types import standard_component_specs as specs
+    from tfx.utils import proto_utils
+
+    from pipeline import pipeline as pipeline_lib
+
+    direct = runs["direct"]
+    examples, model = standard_artifacts.Examples(), standard_artifacts.Model()
+    examples.uri, model.uri = _uri(direct, "FileBasedExampleGen", "Examples"), _uri(direct, "Trainer", "Model")
+    examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
+    evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
+    evaluation.uri, blessing.uri = str(tmp_path / "evaluation"), str(tmp_path / "blessing")
+    context = executor.Executor.Context(beam_pipeline_args=flink.beam_args(), tmp_dir=str(tmp_path / "tmp"),
+                                        unique_id="flink")
+    finished = flink.overview()["jobs-finished"]
+    executor.Executor(context).Do(
+        {specs.EXAMPLES_KEY: [examples], specs.MODEL_KEY: [model]},
+        {specs.EVALUATION_KEY: [evaluation], specs.BLESSING_KEY: [blessing]},
+        {specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(pipeline_lib.make_eval_config(first_run[0].min_accuracy)),
+         specs.EXAMPLE_SPLITS_KEY: '["eval"]'},
+    )
+    assert flink.overview()["jobs-finished"] == finished + 1
+    ours, theirs = _metrics(evaluation.uri), _metrics(_uri(direct, "Evaluator", "ModelEvaluation"))
+    count = ("example_count", "", False)
+    assert ours[count] == len(_records(examples.uri, "eval")) > 0
+    assert {k: v for k, v in ours.items() if not k[2]} == {k: v for k, v in theirs.items() if not k[2]}
