@@ -74,6 +74,9 @@ class FlinkCluster:
             "jobmanager.bind-host": "127.0.0.1", "jobmanager.memory.process.size": "768m",
             "rest.address": "127.0.0.1", "rest.bind-address": "127.0.0.1", "rest.port": self.rest_port,
             "taskmanager.host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
+            # Named here, else the TaskManager names itself after the machine's host name,
+            # which the Debian 13 root (scripts/debian13.sh) cannot resolve.
+            "taskmanager.resource-id": "taskmanager-1",
             "taskmanager.numberOfTaskSlots": SLOTS, "taskmanager.cpu.cores": SLOTS,
             # Beam's batch jobs deploy every task at once, and each of Flink's sort-merge
             # shuffles wants 512 network buffers by default: 8192 ran out on ExampleGen.
