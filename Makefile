@@ -42,7 +42,7 @@ endif
 PYTHON ?= python$(PYVER)
 STAMP  := $(VENV)/.installed-$(STACK)
 
-.PHONY: run test lint clean stack bench-peers
+.PHONY: run test lint clean stack bench-peers flink-jars
 
 stack:
 	@echo "stack: $(STACK) (TFX $(TFX), Python $(PYVER), $(LOCK)): $(WHY)"
@@ -76,7 +76,24 @@ run: $(STAMP)
 # offline); install it when it is missing (needs root or password-less sudo).
 CHROMIUM_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP)
+# The jars of the Flink tests (tests/helpers/flink_cluster.py): a Flink 1.19 session
+# cluster and Beam's Flink job server, as flink/pom.xml pins them, fetched with Maven
+# into .flink/lib and checked against flink/jars.sha256; flink/jars.py then writes the
+# job server's launcher, .flink/beam-flink-job-server.jar (--flink_job_server_jar).
+FLINK_DIR := .flink
+FLINK_LAUNCHER := $(FLINK_DIR)/beam-flink-job-server.jar
+flink-jars: $(FLINK_LAUNCHER)
+
+$(FLINK_LAUNCHER): flink/pom.xml flink/jars.sha256 flink/jars.py
+	@command -v mvn > /dev/null && command -v java > /dev/null \
+	  || { echo "make flink-jars needs Maven (mvn) and Java 17; inside scripts/debian13.sh, run it on the host first"; exit 1; }
+	@rm -rf $(FLINK_DIR)/lib && mkdir -p $(FLINK_DIR)
+	@mvn -B -q --strict-checksums -f flink/pom.xml dependency:copy-dependencies \
+	  -DoutputDirectory=$(CURDIR)/$(FLINK_DIR)/lib > $(FLINK_DIR)/mvn.log 2>&1 \
+	  || { cat $(FLINK_DIR)/mvn.log; echo "mvn failed; its output is above and in $(FLINK_DIR)/mvn.log"; exit 1; }
+	@python3 flink/jars.py $(FLINK_DIR) > /dev/null
+
+test: $(STAMP) $(FLINK_LAUNCHER)
 	@echo "stack: $(STACK) (TFX $(TFX), Python $(PYVER)): testing"
 	@command -v chromium > /dev/null || { echo "Installing Debian's chromium for the report test..."; \
 	  ( if [ "$$(id -u)" -eq 0 ]; then sh -c '$(CHROMIUM_INSTALL)'; else sudo -n sh -c '$(CHROMIUM_INSTALL)'; fi ) \

@@ -149,7 +149,23 @@ mnt "$ROOT$REPO/.venv" --bind "$store/$key"
 # ../shared (the full archive, read-only) where the repo's tests and benchmarks look.
 if [ -d "$REPO/../shared" ]; then bind_ro "$REPO/../shared"; fi
 
-envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}")
+# Java for the Flink tests (tests/helpers/flink_cluster.py): the host's JDK 17, read-only
+# at its own path, with the /etc/java-* folder its configuration links point into.
+# Debian 13 ships JDK 21 and 25 only, which Flink 1.19 supports as a beta (21) or not.
+path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+java_env=()
+if command -v java > /dev/null; then
+    java_home="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+    bind_ro "$java_home"
+    for dir in $(find "$java_home" -type l -lname '/etc/java*' -printf '%l\n' | cut -d/ -f1-3 | sort -u); do
+        bind_ro "$dir"
+    done
+    path="$path:$java_home/bin"
+    java_env=(JAVA_HOME="$java_home")
+else
+    say "no java on this host: the Flink tests will fail in the root (they need the host's JDK 17)"
+fi
+envs=(PATH="$path" HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "${java_env[@]}")
 while IFS= read -r line; do envs+=("$line"); done < <(env | grep -E '^(PIP_|CI=|ARGS=|FLOWERS_)' || true)
 set +e
 chroot "$ROOT" /usr/bin/env -i "${envs[@]}" bash -c 'cd "$0" && exec "$@"' "$REPO" "$@"
