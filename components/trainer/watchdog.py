@@ -1,9 +1,15 @@
-"""Fail a Keras fit that stops receiving batches, instead of waiting forever.
+"""Stop a Keras fit that stops receiving batches, instead of waiting forever.
 
 A tf.data service client waits for workers as long as it takes: if every
-worker is gone, `fit` blocks in C++ and no Python exception can reach it. The
-watchdog runs `fit` in a thread, notes the time of every finished batch, and
-raises in the caller's thread once no batch has finished for `stall_seconds`.
+worker is gone, `fit` blocks in C++ inside its train function, where no Python
+exception can reach it. So `fit` runs in the caller's thread under a
+TensorFlow cancellation manager (the mechanism `tf.distribute`'s
+ClusterCoordinator uses to cancel its functions), and a watchdog thread notes
+the time of every finished batch. Once no batch has finished for
+`stall_seconds`, the watchdog cancels: the blocked step (its iterator's
+`GetNext`) ends with a CancelledError, `fit` returns through it, and the
+caller gets an InputStalledError. No thread is left holding the model or the
+iterators.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import tensorflow as tf
 import tf_keras as keras
+from tensorflow.python.eager import cancellation
 
 
 class InputStalledError(TimeoutError):
@@ -31,27 +39,33 @@ class _Progress(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = on_epoch_end = on_train_begin = _tick
 
 
-def fit_watched(fit: Callable[[list], Any], stall_seconds: float, source: str) -> Any:
-    """`fit(extra_callbacks)` in a thread; InputStalledError naming `source` on a stall."""
+def fit_watched(fit: Callable[[list], Any], stall_seconds: float, source: str, poll_seconds: float = 0.5) -> Any:
+    """`fit(extra_callbacks)` in this thread; cancelled, and InputStalledError naming `source`, on a stall."""
     progress = _Progress()
-    outcome: dict[str, Any] = {}
+    manager = cancellation.CancellationManager()
+    finished = threading.Event()
+    stalled: list[float] = []
 
-    def run() -> None:
-        try:
-            outcome["result"] = fit([progress])
-        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = err
+    def watch() -> None:
+        while not finished.wait(poll_seconds):
+            idle = time.monotonic() - progress.last
+            if idle > stall_seconds:
+                stalled.append(idle)
+                manager.start_cancel()
+                return
 
-    thread = threading.Thread(target=run, name="fit", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(timeout=0.5)
-        stalled = time.monotonic() - progress.last
-        if thread.is_alive() and stalled > stall_seconds:
-            raise InputStalledError(
-                f"no batch from {source} for {stalled:.0f} s: are its workers running? "
-                "(`flowers data-service worker --dispatcher HOST:PORT`)"
-            )
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    watcher = threading.Thread(target=watch, name="fit-watchdog", daemon=True)
+    watcher.start()
+    try:
+        with cancellation.CancellationManagerContext(manager):
+            return fit([progress])
+    except tf.errors.CancelledError:
+        if not stalled:
+            raise
+        raise InputStalledError(
+            f"no batch from {source} for {stalled[0]:.0f} s: are its workers running? "
+            "(`flowers data-service worker --dispatcher HOST:PORT`)"
+        ) from None
+    finally:
+        finished.set()
+        watcher.join()
