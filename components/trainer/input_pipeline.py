@@ -194,85 +194,84 @@ def model_inputs(images: tf.Tensor, keys: tf.Tensor, epochs: tf.Tensor) -> dict[
     return {placement.PIXELS_KEY: images, placement.IMAGE_KEY_KEY: keys, placement.EPOCH_KEY: epochs}
 
 
-def train_dataset(files, tft_output, config: InputConfig, examples: int, augmenter=None) -> tf.data.Dataset:
-    """Endless batches of (float32 images [b, 180, 180, 3] in [0, 1], labels [b]), augmented.
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Batches in one epoch, on either path: whole batches only, the last partial one dropped."""
+    if examples < batch_size:
+        raise ValueError(
+            f"the training split holds {examples} photos, fewer than one batch of {batch_size}: "
+            "lower the batch size or add photos"
+        )
+    return examples // batch_size
 
-    Each pass over the cache is one epoch: shuffled anew, and every image's
-    draws keyed by its epoch (element index // examples).
 
-    With `augment_in="model"`: the same batches in the same order, un-augmented,
-    as ({pixels: uint8 [b, 180, 180, 3], image_key: int64 [b], epoch: int64 [b]},
-    labels [b]), for the training model's augmentation layer to draw from the
-    same keys and epochs.
+# Each epoch's shuffle seed: the run's seed and the epoch, so an epoch's order depends on them alone.
+_EPOCH_SEED_STRIDE = 1_000_003
+
+
+def train_dataset(files, tft_output, config: InputConfig, examples: int, epochs: int, augmenter=None,
+                  service: str = "") -> tf.data.Dataset:
+    """`epochs` epochs of training batches, each exactly one pass over the split: `steps_per_epoch` batches
+    of (float32 images [b, 180, 180, 3] in [0, 1], labels [b]), augmented, the partial batch dropped.
+
+    One pipeline, here or on tf.data service workers (`service`, grpc://HOST:PORT). An epoch reads the
+    images, shuffles them (seeded by the run's seed and the epoch), tags each with the epoch, batches and
+    augments them, so an image's draws depend on (seed, image, epoch) alone. Locally the transformed
+    pixels are cached (`cached`) and every epoch reads the cache. On the service nothing is cached (a
+    worker reads other files in each epoch) and each epoch is a job of its own (`distributed_epoch`: every
+    image once, whatever the number of workers); workers augment what they read in batches of their own
+    and send them as uint8 (a quarter of float32's bytes), and the Trainer batches them again, dropping
+    the partial batch as here.
+
+    With `augment_in="model"`: the same batches un-augmented, as ({pixels: uint8 [b, 180, 180, 3],
+    image_key: int64 [b], epoch: int64 [b]}, labels [b]), for the training model's augmentation layer to
+    draw from the same keys and epochs.
     """
     placement.check(config.augment_in)
-    dataset = transformed(read_records(files, config.parallel_reads), tft_output)
-    dataset = cached(dataset, examples, config, "train")
-    dataset = dataset.shuffle(shuffle_buffer(config, examples), seed=config.seed, reshuffle_each_iteration=True)
-    dataset = dataset.repeat().enumerate()
-    dataset = dataset.map(lambda index, element: (*element, index // max(examples, 1)))
-    dataset = dataset.batch(config.batch_size, drop_remainder=True)
-    if config.augment_in == placement.MODEL:
-        return dataset.map(lambda images, labels, keys, epochs: (model_inputs(images, keys, epochs), labels)).prefetch(
-            AUTOTUNE
-        )
-    augmenter = augmenter or make_augmenter(config)
+    steps_per_epoch(examples, config.batch_size)
+    images = transformed(read_records(files, config.parallel_reads), tft_output)
+    if not service:
+        images = cached(images, examples, config, "train")
+    augment = None
+    if config.augment_in == placement.INPUT:
+        augmenter = augmenter or make_augmenter(config)
+        augment = (lambda *batch: to_uint8(augmenter(*batch))) if service else augmenter
+    buffer = shuffle_buffer(config, examples)
 
-    def augment_batch(images, labels, keys, epochs):
-        return augmenter(images, keys, epochs), labels
+    def one_epoch(epoch):
+        """(pixels, labels, keys, epochs) batches of one epoch: what a service worker runs."""
+        seed = tf.cast(config.seed, tf.int64) * _EPOCH_SEED_STRIDE + epoch
+        dataset = images.shuffle(buffer, seed=seed).map(lambda pixels, label, key: (pixels, label, key, epoch))
+        dataset = dataset.batch(config.batch_size, drop_remainder=not service)
+        if augment is None:
+            return dataset
+        return dataset.map(lambda pixels, labels, keys, tags: (augment(pixels, keys, tags), labels, keys, tags),
+                           num_parallel_calls=AUTOTUNE)
 
-    return dataset.map(augment_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    if service:
+        dataset = _through_service(one_epoch, epochs, config.batch_size, service)
+    else:
+        dataset = tf.data.Dataset.range(epochs).flat_map(one_epoch)
 
+    def finish(pixels, labels, keys, tags):
+        if augment is None:
+            return model_inputs(pixels, keys, tags), labels
+        return (to_float(pixels) if service else pixels), labels
 
-def service_source(files, tft_output, config: InputConfig, epochs: int, examples: int, augmenter=None):
-    """What tf.data service workers run: `epochs` passes over the files, augmented, batched.
-
-    Elements are (uint8 augmented images, labels, filename keys): the Trainer
-    turns the pixels back into float32 in [0, 1] (`service_train_dataset`).
-
-    The source is the (epoch, file) pairs, epoch-major: in `distributed_epoch`
-    mode the dispatcher hands each pair to one worker, so each epoch is one
-    pass over the data whatever the number of workers. A worker tags every
-    image with its pair's epoch, so its augmentation depends on (seed, image,
-    epoch) alone. Nothing is cached: a worker sees other files in other epochs.
-    Pure TensorFlow, so the graph (Transform's included) serializes.
-    """
-    files = list_files(files)
-    epoch_ids = tf.repeat(tf.range(epochs, dtype=tf.int64), len(files))
-    file_names = tf.tile(tf.constant(files), [epochs])
-
-    def read(epoch, filename):
-        records = tf.data.TFRecordDataset(filename, compression_type="GZIP")
-        return records.map(lambda record: (record, epoch))
-
-    dataset = tf.data.Dataset.from_tensor_slices((epoch_ids, file_names)).interleave(
-        read, cycle_length=max(1, min(config.parallel_reads, len(files))), num_parallel_calls=AUTOTUNE
-    )
-    transform = transform_batch_fn(tft_output)
-
-    def transform_tagged(records, epoch_tags):
-        pixels, labels, keys = transform(records)
-        return pixels, labels, keys, epoch_tags
-
-    dataset = dataset.batch(_TRANSFORM_BATCH).map(transform_tagged, num_parallel_calls=AUTOTUNE).unbatch()
-    dataset = dataset.shuffle(shuffle_buffer(config, examples), seed=config.seed)
-    augmenter = augmenter or make_augmenter(config)
-
-    def augment_batch(images, labels, keys, epoch_tags):
-        # Sent as uint8: a quarter of float32's bytes to serialize and move.
-        return to_uint8(augmenter(images, keys, epoch_tags)), labels, keys
-
-    return dataset.batch(config.batch_size).map(augment_batch, num_parallel_calls=AUTOTUNE)
+    return dataset.map(finish, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
-def service_train_dataset(
-    files, tft_output, config: InputConfig, epochs: int, examples: int, service: str, augmenter=None
-) -> tf.data.Dataset:
-    """The training batches, made by tf.data service workers; repeated here, on the Trainer."""
-    dataset = service_source(files, tft_output, config, epochs, examples, augmenter).apply(
-        tf.data.experimental.service.distribute(processing_mode="distributed_epoch", service=service)
-    )
-    return dataset.map(lambda images, labels, _: (to_float(images), labels)).repeat().prefetch(AUTOTUNE)
+def _through_service(one_epoch, epochs: int, batch_size: int, service: str) -> tf.data.Dataset:
+    """Each epoch's pipeline registered with the dispatcher, read as one job per epoch, in turn, and
+    batched again here: `batch_size` images of the same epoch in every batch, the partial one dropped."""
+    service_ops = tf.data.experimental.service
+    element_spec = one_epoch(tf.constant(0, tf.int64)).element_spec
+    ids = [service_ops.register_dataset(service, one_epoch(tf.constant(epoch, tf.int64))) for epoch in range(epochs)]
+
+    def read(dataset_id):
+        job = service_ops.from_dataset_id("distributed_epoch", service, dataset_id, element_spec)
+        return job.unbatch().batch(batch_size, drop_remainder=True)
+
+    return tf.data.Dataset.from_tensor_slices(tf.stack(ids)).flat_map(read)
 
 
 def eval_dataset(files, tft_output, config: InputConfig, examples: int | None = None, name: str = "eval",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from typing import Any
 
@@ -23,7 +22,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from components import progress
-from components.trainer import curves, input_pipeline, serving, tf_data_service, warm_start, watchdog
+from components.trainer import curves, input_pipeline, serving, tf_data_service, warm_start, watchdog, xla_flags
 from components.trainer import model as model_lib
 from components.trainer.augment import fused, in_model, placement
 
@@ -166,17 +165,15 @@ def train_and_export(fn_args, config: TrainConfig) -> dict[str, Any]:
     train_files = input_pipeline.list_files(fn_args.train_files)
     # ExampleGen's reports count the split; only examples without one are read to count them.
     train_count = counts.get("train") or input_pipeline.count_records(train_files)
-    steps_per_epoch = max(1, math.ceil(train_count / config.batch_size))
+    steps_per_epoch = input_pipeline.steps_per_epoch(train_count, config.batch_size)
     cache_dir = os.path.join(fn_args.model_run_dir, "input_cache")
     inputs = config.input_config(cache_dir)
     augmenter = input_pipeline.make_augmenter(inputs)
-    if config.data_service:
-        service = tf_data_service.check_reachable(config.data_service)
-        train_ds = input_pipeline.service_train_dataset(
-            train_files, tft_output, inputs, config.epochs, train_count, service, augmenter
-        )
-    else:
-        train_ds = input_pipeline.train_dataset(train_files, tft_output, inputs, train_count, augmenter)
+    service = tf_data_service.check_reachable(config.data_service) if config.data_service else ""
+    # One epoch of fit is one pass over the split, here or through the service.
+    train_ds = input_pipeline.train_dataset(
+        train_files, tft_output, inputs, train_count, config.epochs, augmenter, service=service
+    )
     augment_in_model = config.augment_in == placement.MODEL
     eval_ds = input_pipeline.eval_dataset(
         fn_args.eval_files, tft_output, inputs, for_training_model=augment_in_model
@@ -257,4 +254,7 @@ def run_fn(fn_args) -> None:
 
     custom_config = fn_args.custom_config or {}
     code_fingerprints.check_image_code("Trainer", custom_config.get("code_fingerprint", ""))
-    train_and_export(fn_args, TrainConfig.from_custom_config(custom_config))
+    config = TrainConfig.from_custom_config(custom_config)
+    # The Trainer's process starts here (on Vertex, Kubeflow): XLA's process-wide flags, before any compile.
+    xla_flags.set_at_process_start(config.xla)
+    train_and_export(fn_args, config)

@@ -20,7 +20,6 @@ take turns, one whole epoch (`steps_per_epoch` steps, a new `fit` call) each,
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import time
@@ -42,13 +41,16 @@ def _train_files(examples_uri: str) -> list[str]:
     return input_pipeline.list_files(os.path.join(examples_uri, "Split-train", "*"))
 
 
+ENOUGH_EPOCHS = 10_000  # more than any timing reads
+
+
 def make_trainer(where: str, files: list[str], tft_output, count: int, seed: int, spec: str, batch_size: int):
     """(the model `fit` trains, its dataset, the augmenter) for one placement, as `run_fn` builds them."""
     import tf_keras as keras
 
     config = input_pipeline.InputConfig(batch_size=batch_size, seed=seed, augmentation=spec, augment_in=where)
     augmenter = input_pipeline.make_augmenter(config)
-    dataset = input_pipeline.train_dataset(files, tft_output, config, count, augmenter)
+    dataset = input_pipeline.train_dataset(files, tft_output, config, count, ENOUGH_EPOCHS, augmenter)
     keras.utils.set_random_seed(seed)
     classifier = model_lib.build_model(NUM_CLASSES)
     if where == placement.INPUT:
@@ -67,7 +69,7 @@ def time_placements(files: list[str], tft_output, seed: int, spec: str, batch_si
                     rounds: int = 3, steps: int | None = None) -> dict[str, Any]:
     """Steps per second of each placement, taking turns; `steps` per turn (default: one epoch)."""
     count = input_pipeline.count_records(files)
-    steps_per_epoch = max(1, math.ceil(count / batch_size))
+    steps_per_epoch = input_pipeline.steps_per_epoch(count, batch_size)
     steps = steps or steps_per_epoch
     trainers, warm_up, paths = {}, {}, {}
     for where in placement.PLACEMENTS:

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 
+from components.trainer import xla_flags
 from pipeline import paths
 from pipeline.cli import compile as compile_command
 from pipeline.cli import console as console_lib
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except validate.UsageError as err:
         print(f"flowers {args.command}: {err}", file=sys.stderr, flush=True)
         return 2
+    # A setting of the whole process and its children (Beam workers, data-service workers),
+    # so it is made here, before anything compiles: components/trainer/xla_flags.py.
+    xla_flags.set_at_process_start()
     try:
         with _held_output(args), console_lib.session(_log_path(args), verbose=args.verbose) as console:
             return _run_command(args, console)

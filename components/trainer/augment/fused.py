@@ -46,10 +46,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 
 import tensorflow as tf
 
+from components.trainer import xla_flags
 from components.trainer.augment import per_image_random, registry, warp
 from components.trainer.augment.spec_parser import DEFAULT_SPEC, FULL_SPEC, Op, parse_spec
 
@@ -64,31 +64,9 @@ VARIANTS = ("pixel", "values")
 
 _DRAWS_PER_OP = 2
 
-# XLA's CPU code generator vectorizes the pass with 256-bit vectors unless told to prefer
-# 512-bit ones; on this AVX-512 machine that ran the per-pixel pass 13-16% faster per
-# CPU-second under TensorFlow 2.21 (docs/benchmarks.md), with the same values. XLA reads
-# XLA_FLAGS once, at its first compile, so it is added here, at import. TensorFlow 2.16's
-# XLA does not know the flag (and aborts on unknown flags), hence the version gate; a
-# prefer_vector_width already in XLA_FLAGS is left as it is. Only the code generation
-# changes: the pass is the same ops, serialized the same.
-XLA_CPU_FLAGS = "--xla_cpu_prefer_vector_width=512"
-XLA_CPU_FLAGS_FROM = (2, 21)
-
-
-def _tf_version() -> tuple[int, ...]:
-    return tuple(int(part) for part in tf.__version__.split(".")[:2] if part.isdigit())
-
-
-def _prefer_wide_vectors() -> bool:
-    """Add XLA_CPU_FLAGS to XLA_FLAGS where this TensorFlow's XLA knows them; True if added."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if _tf_version() < XLA_CPU_FLAGS_FROM or "xla_cpu_prefer_vector_width" in flags:
-        return False
-    os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_FLAGS}".strip()
-    return True
-
-
-_prefer_wide_vectors()
+# XLA's CPU flags (e.g. 512-bit vectors on an AVX-512 CPU) are process-wide: they are set where a
+# process starts (`components.trainer.xla_flags`), never by importing this module.
+_tf_version = xla_flags.tf_version
 
 
 def geometry(ops: tuple[Op, ...], draws: list[tf.Tensor], size: int) -> tf.Tensor:

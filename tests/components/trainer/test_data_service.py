@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
+import tf_keras as keras
 
-from components.trainer import input_pipeline, tf_data_service
-from components.trainer.augment import per_image_random
+from components.trainer import input_pipeline, tf_data_service, watchdog
 from pipeline.cli import data_service as servers
 
 SPEC = "flip(horizontal_and_vertical)|rotate(0.2)"
@@ -92,12 +92,6 @@ def _artifacts(config):
     return examples, graph
 
 
-def _keys(files):
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    names = [tf.train.Example.FromString(r.numpy()).features.feature["filename"].bytes_list.value[0] for r in records]
-    return per_image_random.filename_key(tf.constant(names)).numpy()
-
-
 def test_unreachable_dispatcher_fails_fast_naming_the_address():
     started = time.monotonic()
     with pytest.raises(tf_data_service.UnreachableDispatcherError, match=r"grpc://127\.0\.0\.1:9 is unreachable"):
@@ -107,42 +101,83 @@ def test_unreachable_dispatcher_fails_fast_naming_the_address():
         tf_data_service.parse_address("http://127.0.0.1:80")
 
 
-def test_one_epoch_carries_every_training_image_once_augmented(first_run, service):
+def _records(first_run, tmp_path, name, count):
+    """`count` training photos as a split of their own, and the Transform graph."""
     examples, graph = _artifacts(first_run[0])
-    files = glob.glob(os.path.join(examples, "Split-train", "*"))
-    tft_output = tft.TFTransformOutput(graph)
-    count = input_pipeline.count_records(files)
-    config = input_pipeline.InputConfig(batch_size=8, augmentation=SPEC, seed=4)
-    dataset = input_pipeline.service_source(files, tft_output, config, 1, count).apply(
-        tf.data.experimental.service.distribute(processing_mode="distributed_epoch", service=service.address)
-    )
-    batches = _within(300.0, service, lambda: [(images.numpy(), keys.numpy()) for images, _, keys in dataset])
-    served = {}
-    for images, keys in batches:
-        for image, key in zip(images, keys, strict=True):
-            assert key not in served, "an image came twice in one epoch"
-            served[key] = image.astype(np.float32) / 255.0
-    assert sorted(served) == sorted(_keys(files)) and len(served) == count == first_run[1]["counts"]["train"]
-    # Augmented: the same images without augmentation differ, per image.
-    unaugmented = input_pipeline.InputConfig(batch_size=8, augmentation="")
-    differences = [
-        np.abs(served[key] - image / 255.0).mean()
-        for images, _, keys in input_pipeline.service_source(files, tft_output, unaugmented, 1, count)
-        for image, key in zip(images.numpy(), keys.numpy(), strict=True)
-    ]
-    assert len(differences) == count and np.median(differences) > 0.02
-
-
-def _ten_records(first_run, tmp_path, name):
-    """Ten training photos as a split of their own, and the Transform graph."""
-    examples, graph = _artifacts(first_run[0])
-    records = list(tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-train", "*")), "GZIP").take(10))
+    records = list(tf.data.TFRecordDataset(glob.glob(os.path.join(examples, "Split-train", "*")), "GZIP").take(count))
     split = tmp_path / name / "Split-train"
     split.mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(split / "ten.gz"), options="GZIP") as writer:
+    with tf.io.TFRecordWriter(str(split / "part.gz"), options="GZIP") as writer:
         for record in records:
             writer.write(record.numpy())
+    assert len(records) == count
     return str(split / "*"), graph
+
+
+class _Recorder(keras.Model):
+    """Learns nothing: keeps every batch of images `fit` trains on, and the batch count at each epoch's end."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches, self.epoch_ends = [], []
+
+    def train_step(self, data):
+        self.batches.append(data[0].numpy())
+        return {}
+
+
+def _fit_recorded(dataset, epochs: int, steps: int) -> _Recorder:
+    recorder = _Recorder()
+    recorder.compile(run_eagerly=True)
+    ends = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: recorder.epoch_ends.append(len(recorder.batches)))
+    recorder.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=[ends], verbose=0)
+    return recorder
+
+
+def test_through_fit_each_epoch_is_one_pass_with_the_local_batches_and_draws(first_run, service, tmp_path):
+    """3 epochs of `fit`, here and through 2 workers: per epoch the same count of batches, every photo once,
+    each augmented as (seed, photo, epoch) draws it (the service's uint8 within 1/255 of the local floats)."""
+    pattern, graph = _records(first_run, tmp_path, "forty", 40)  # 5 whole batches of 8
+    files, tft_output = input_pipeline.list_files(pattern), tft.TFTransformOutput(graph)
+    config = input_pipeline.InputConfig(batch_size=8, augmentation=SPEC, seed=4)
+    augmenter = input_pipeline.make_augmenter(config)
+    steps = input_pipeline.steps_per_epoch(40, 8)
+    runs = {
+        "local": _fit_recorded(input_pipeline.train_dataset(files, tft_output, config, 40, 3, augmenter), 3, steps),
+        "service": _within(300.0, service, lambda: _fit_recorded(input_pipeline.train_dataset(
+            files, tft_output, config, 40, 3, augmenter, service=service.address), 3, steps)),
+    }
+    photos = input_pipeline.transformed(input_pipeline.read_records(files, 1), tft_output)
+    pixels, _, keys = next(iter(photos.batch(40)))
+    for name, tolerance in (("local", 1e-6), ("service", 1 / 255)):
+        assert runs[name].epoch_ends == [5, 10, 15], name
+        for epoch in range(3):
+            expected = augmenter(pixels, keys, tf.fill([40], tf.constant(epoch, tf.int64))).numpy()
+            seen = np.concatenate(runs[name].batches[5 * epoch : 5 * (epoch + 1)])
+            assert seen.shape == (40, 180, 180, 3), name
+            distances = np.stack([np.abs(expected - image).max(axis=(1, 2, 3)) for image in seen])
+            assert sorted(distances.argmin(axis=1)) == list(range(40)), (name, epoch)  # every photo once
+            assert distances.min(axis=1).max() <= tolerance, (name, epoch)
+    # Not the same photos' draws of another epoch: the epoch is in every draw.
+    assert np.abs(runs["local"].batches[0] - runs["local"].batches[5]).mean() > 0.01
+
+
+def test_a_stalled_service_ends_fit_and_leaves_no_thread_behind():
+    """A dispatcher without workers never sends a batch: the watchdog cancels `fit`, which returns in
+    its own thread with InputStalledError, and no thread of the fit is left."""
+    with _servers(0) as idle:
+        dataset = tf.data.Dataset.range(64).map(lambda i: (tf.fill([4], tf.cast(i, tf.float32)), i % 2)).batch(8)
+        dataset = dataset.apply(tf.data.experimental.service.distribute("distributed_epoch", idle.address))
+        model = keras.Sequential([keras.layers.Dense(2)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        before = set(threading.enumerate())
+
+        def fit(extra_callbacks):
+            return model.fit(dataset, epochs=2, steps_per_epoch=4, callbacks=extra_callbacks, verbose=0)
+
+        with pytest.raises(watchdog.InputStalledError, match=r"no batch from the test's dispatcher for \d+ s"):
+            _within(240.0, idle, lambda: watchdog.fit_watched(fit, 3.0, "the test's dispatcher"))
+        assert set(threading.enumerate()) == before
 
 
 FIT_TEN = """
@@ -160,7 +195,7 @@ print(json.dumps({"val_accuracy": metrics["history"]["val_accuracy"], "data_serv
 
 def _fit_ten(first_run, tmp_path, name, **settings):
     """Train on ten photos and evaluate on the same ten, in a process of its own (as a Trainer runs)."""
-    pattern, graph = _ten_records(first_run, tmp_path, name)
+    pattern, graph = _records(first_run, tmp_path, name, 10)
     return subprocess.run(
         [sys.executable, "-c", FIT_TEN, pattern, graph, str(tmp_path / name), json.dumps(settings)],
         capture_output=True, text=True, timeout=300,

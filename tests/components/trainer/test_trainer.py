@@ -26,11 +26,11 @@ def _inputs(**kwargs):
     return input_pipeline.InputConfig(**{"batch_size": 8, **kwargs})
 
 
-def _train(first_run, split="train", n=None, **kwargs):
+def _train(first_run, split="train", n=None, epochs=3, **kwargs):
     examples, graph = _artifacts(first_run[0])
     files = os.path.join(examples, f"Split-{split}", "*")
     count = input_pipeline.count_records(files)
-    dataset = input_pipeline.train_dataset(files, tft.TFTransformOutput(graph), _inputs(**kwargs), count)
+    dataset = input_pipeline.train_dataset(files, tft.TFTransformOutput(graph), _inputs(**kwargs), count, epochs)
     return count, dataset if n is None else [(x.numpy(), y.numpy()) for x, y in dataset.take(n)]
 
 
@@ -73,7 +73,8 @@ def test_with_the_augmentation_in_the_model_the_input_feeds_the_same_batches_una
         np.testing.assert_array_equal(layer(inputs, training=True).numpy(), expected)
         np.testing.assert_array_equal(layer(inputs, training=False).numpy(), input_pipeline.to_float(inputs["pixels"]))
         epochs += inputs["epoch"].numpy().tolist()
-    assert epochs == [i // count for i in range(8 * 8)]  # 64 images: the first pass, then the second
+    steps = input_pipeline.steps_per_epoch(count, 8)  # whole batches: the partial one is dropped
+    assert epochs == [i // (steps * 8) for i in range(8 * 8)]  # 64 images: the first pass, then the second
     # Validation batches for that model: the same pixels, epoch 0, which the layer does not augment.
     examples, graph = _artifacts(first_run[0])
     pattern = os.path.join(examples, "Split-eval", "*")

@@ -1,7 +1,6 @@
 """Each augmentation op keeps its tutorial meaning, checked on known images."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -228,20 +227,6 @@ def test_spec_round_trip():
     assert [op.name for op in ops] == names
     assert ops[1].args == (0.2,)
     assert math.isclose(ops[3].args[0], 6.0)
-
-
-def test_wide_vectors_are_asked_for_only_where_xla_knows_the_flag(monkeypatch):
-    """TensorFlow 2.16's XLA aborts on a flag it does not know; a width the user set is kept."""
-    # setenv first, so that the flags this test makes `_prefer_wide_vectors` write are undone too: a
-    # 512-bit width left in XLA_FLAGS would abort every TF 2.16 process the later tests start.
-    monkeypatch.setenv("XLA_FLAGS", "")
-    monkeypatch.delenv("XLA_FLAGS")
-    monkeypatch.setattr(fused.tf, "__version__", "2.16.2")
-    assert not fused._prefer_wide_vectors() and "XLA_FLAGS" not in os.environ
-    monkeypatch.setattr(fused.tf, "__version__", "2.21.0")
-    assert fused._prefer_wide_vectors() and os.environ["XLA_FLAGS"] == fused.XLA_CPU_FLAGS
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
-    assert not fused._prefer_wide_vectors() and os.environ["XLA_FLAGS"] == "--xla_cpu_prefer_vector_width=256"
 
 
 def test_auto_picks_the_per_value_pass_only_for_chains_without_colour_on_newer_tensorflow(monkeypatch):
