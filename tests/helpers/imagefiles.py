@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -10,14 +11,17 @@ import numpy as np
 from PIL import Image
 
 
-def copy_sample_classes(dest, class_names=("daisy", "roses")):
-    """A small data folder: these class folders of the bundled sample, copied to `dest`."""
+def copy_sample_classes(dest, class_names=("daisy", "roses"), per_class: int = 12):
+    """A small data folder: the first `per_class` photos (sorted) of these class folders of the
+    bundled sample, copied to `dest`."""
     import shutil
 
     from pipeline import configs
 
     for class_name in class_names:
-        shutil.copytree(f"{configs.SAMPLE_DATA}/{class_name}", dest / class_name)
+        (dest / class_name).mkdir(parents=True)
+        for name in sorted(os.listdir(f"{configs.SAMPLE_DATA}/{class_name}"))[:per_class]:
+            shutil.copy(f"{configs.SAMPLE_DATA}/{class_name}/{name}", dest / class_name / name)
     return dest
 
 
