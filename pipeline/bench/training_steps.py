@@ -48,6 +48,9 @@ def make_trainer(where: str, files: list[str], tft_output, count: int, seed: int
     """(the model `fit` trains, its dataset, the augmenter) for one placement, as `run_fn` builds them."""
     import tf_keras as keras
 
+    # As run_fn: no global seed while the datasets are built (the previous placement's
+    # `set_random_seed` set one; TensorFlow's dataset seeding fails on a global seed of 0).
+    tf.random.set_seed(None)
     config = input_pipeline.InputConfig(batch_size=batch_size, seed=seed, augmentation=spec, augment_in=where)
     augmenter = input_pipeline.make_augmenter(config)
     dataset = input_pipeline.train_dataset(files, tft_output, config, count, ENOUGH_EPOCHS, augmenter)
