@@ -264,8 +264,9 @@ def _through_service(one_epoch, epochs: int, batch_size: int, service: str) -> t
     """Each epoch's pipeline registered with the dispatcher, read as one job per epoch, in turn, and
     batched again here: `batch_size` images of the same epoch in every batch, the partial one dropped."""
     service_ops = tf.data.experimental.service
-    element_spec = one_epoch(tf.constant(0, tf.int64)).element_spec
-    ids = [service_ops.register_dataset(service, one_epoch(tf.constant(epoch, tf.int64))) for epoch in range(epochs)]
+    datasets = [one_epoch(tf.constant(epoch, tf.int64)) for epoch in range(epochs)]
+    element_spec = datasets[0].element_spec
+    ids = [service_ops.register_dataset(service, dataset) for dataset in datasets]
 
     def read(dataset_id):
         job = service_ops.from_dataset_id("distributed_epoch", service, dataset_id, element_spec)
